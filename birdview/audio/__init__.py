@@ -1,0 +1,1 @@
+"""Reading recordings (by seeking, never whole) and playing them. No Qt here."""

@@ -1,0 +1,109 @@
+"""The list of open recordings: duration, sample rate, channels, start time, and any problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+from birdview.audio.recording import RecordingInfo
+from birdview.spectrogram.ticks import format_time
+
+COLUMNS = ("File", "Duration", "Sample rate", "Channels", "Start", "Status")
+
+
+class RecordingsPanel(QTableWidget):
+    """``recordingActivated(path)`` when the user picks a recording that opened."""
+
+    recordingActivated = Signal(object)
+
+    def __init__(self, parent: object = None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(COLUMNS)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().hide()
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.horizontalHeader().setStretchLastSection(True)
+        self._rows: dict[Path, int] = {}
+        self._openable: dict[Path, bool] = {}
+        self.itemSelectionChanged.connect(self._on_selection)
+
+    def paths(self) -> list[Path]:
+        return list(self._rows)
+
+    def has(self, path: Path) -> bool:
+        return path in self._rows
+
+    def _row_for(self, path: Path) -> int:
+        row = self._rows.get(path)
+        if row is None:
+            row = self.rowCount()
+            self.insertRow(row)
+            self._rows[path] = row
+        return row
+
+    def add_pending(self, path: Path) -> None:
+        """List a file at its place in the order given while it is being checked."""
+        row = self._row_for(path)
+        self._fill(row, (path.name, "", "", "", "", "checking…"), path)
+
+    def state(self, path: Path) -> str:
+        """'pending', 'ok' (can be shown) or 'failed'."""
+        if path not in self._openable:
+            return "pending"
+        return "ok" if self._openable[path] else "failed"
+
+    def add_recording(self, info: RecordingInfo) -> None:
+        row = self._row_for(info.path)
+        start = info.start_time.strftime("%Y-%m-%d %H:%M:%S") if info.start_time else "—"
+        status = f"⚠ {info.warning}" if info.warning else "OK"
+        values = (
+            info.path.name,
+            format_time(info.duration_s),
+            f"{info.sample_rate / 1000:g} kHz",
+            str(info.channels),
+            start,
+            status,
+        )
+        self._fill(row, values, info.path, warning=info.warning is not None)
+        self._openable[info.path] = True
+
+    def add_failure(self, path: Path, problem: str) -> None:
+        row = self._row_for(path)
+        self._fill(row, (path.name, "", "", "", "", f"✖ {problem}"), path, error=True)
+        self._openable[path] = False
+
+    def _fill(self, row: int, values: tuple[str, ...], path: Path, warning: bool = False, error: bool = False) -> None:
+        for column, value in enumerate(values):
+            item = QTableWidgetItem(value)
+            item.setData(Qt.ItemDataRole.UserRole, str(path))
+            item.setToolTip(f"{path}\n{values[-1]}")
+            if error:
+                item.setForeground(QBrush(QColor("#d03030")))
+            elif warning:
+                item.setForeground(QBrush(QColor("#c08000")))
+            self.setItem(row, column, item)
+
+    def status_text(self, path: Path) -> str:
+        row = self._rows[path]
+        return self.item(row, len(COLUMNS) - 1).text()
+
+    def select(self, path: Path) -> None:
+        row = self._rows.get(path)
+        if row is not None:
+            self.selectRow(row)
+
+    def _on_selection(self) -> None:
+        rows = {index.row() for index in self.selectedIndexes()}
+        if len(rows) != 1:
+            return
+        item = self.item(rows.pop(), 0)
+        if item is None:
+            return
+        path = Path(item.data(Qt.ItemDataRole.UserRole))
+        if self._openable.get(path):
+            self.recordingActivated.emit(path)

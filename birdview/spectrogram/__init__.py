@@ -1,0 +1,1 @@
+"""Spectrogram tiles, caches, the whole-file overview and axis ticks. No Qt here."""

@@ -1,0 +1,112 @@
+"""Computes spectrogram tiles on worker threads, most wanted first, and caches them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from birdview.audio.recording import AudioFileError, Recording
+from birdview.spectrogram.cache import TileDiskCache, TileMemoryCache
+from birdview.spectrogram.tiles import Tile, TileKey, compute_tile
+
+TileCallback = Callable[[Tile], None]
+ErrorCallback = Callable[[TileKey, Exception], None]
+
+
+@dataclass
+class _Job:
+    recording: Recording
+    key: TileKey
+    on_ready: TileCallback
+    on_error: ErrorCallback
+
+
+class TileService:
+    """Thread pool for tiles. Each :meth:`request` replaces what is still waiting, so tiles the
+    user has scrolled away from are never computed."""
+
+    def __init__(
+        self, workers: int = 2, memory: TileMemoryCache | None = None, disk: TileDiskCache | None = None
+    ) -> None:
+        self.memory = memory or TileMemoryCache()
+        self.disk = disk
+        self._waiting: list[_Job] = []
+        self._running: set[TileKey] = set()
+        self._condition = threading.Condition()
+        self._stopped = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"tile-worker-{i}", daemon=True) for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def cached(self, key: TileKey) -> Tile | None:
+        return self.memory.get(key)
+
+    def request(
+        self,
+        recording: Recording,
+        keys: Sequence[TileKey],
+        on_ready: TileCallback,
+        on_error: ErrorCallback,
+    ) -> list[Tile]:
+        """Return the tiles already in memory; queue the others (in the given order of priority)."""
+        ready: list[Tile] = []
+        jobs: list[_Job] = []
+        for key in keys:
+            tile = self.memory.get(key)
+            if tile is not None:
+                ready.append(tile)
+            else:
+                jobs.append(_Job(recording, key, on_ready, on_error))
+        with self._condition:
+            self._waiting = [job for job in jobs if job.key not in self._running]
+            self._condition.notify_all()
+        return ready
+
+    def cancel_all(self) -> None:
+        with self._condition:
+            self._waiting = []
+
+    def idle(self) -> bool:
+        with self._condition:
+            return not self._waiting and not self._running
+
+    def shutdown(self) -> None:
+        with self._condition:
+            self._stopped = True
+            self._waiting = []
+            self._condition.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _work(self) -> None:
+        while True:
+            with self._condition:
+                while not self._waiting and not self._stopped:
+                    self._condition.wait()
+                if self._stopped:
+                    return
+                job = self._waiting.pop(0)
+                self._running.add(job.key)
+            try:
+                tile = self._load(job)
+            except (AudioFileError, ValueError, OSError) as exc:
+                job.on_error(job.key, exc)
+            else:
+                job.on_ready(tile)
+            finally:
+                with self._condition:
+                    self._running.discard(job.key)
+
+    def _load(self, job: _Job) -> Tile:
+        tile = self.memory.get(job.key)
+        if tile is None and self.disk is not None:
+            tile = self.disk.get(job.key)
+        if tile is None:
+            tile = compute_tile(job.recording, job.key)
+            if self.disk is not None:
+                self.disk.put(tile)
+        self.memory.put(tile)
+        return tile

@@ -1,0 +1,58 @@
+"""What a spectrogram is computed with (changes invalidate tiles) and how it is shown."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+WINDOWS = ("hann", "hamming", "blackman", "boxcar")
+SCALES = ("linear", "mel")
+FFT_SIZES = (128, 256, 512, 1024, 2048, 4096, 8192)
+OVERLAPS = (0.0, 0.5, 0.75, 0.875)
+
+
+@dataclass(frozen=True)
+class SpectrogramSettings:
+    n_fft: int = 1024
+    overlap: float = 0.75
+    window: str = "hann"
+    scale: str = "linear"
+    n_mels: int = 160
+    channel: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_fft not in FFT_SIZES:
+            raise ValueError(f"FFT size must be one of {FFT_SIZES}, not {self.n_fft}")
+        if not 0.0 <= self.overlap < 1.0:
+            raise ValueError(f"overlap must be in [0, 1), not {self.overlap}")
+        if self.window not in WINDOWS:
+            raise ValueError(f"window must be one of {WINDOWS}, not {self.window!r}")
+        if self.scale not in SCALES:
+            raise ValueError(f"frequency scale must be one of {SCALES}, not {self.scale!r}")
+
+    @property
+    def hop(self) -> int:
+        return max(1, round(self.n_fft * (1.0 - self.overlap)))
+
+    def with_changes(self, **changes: object) -> SpectrogramSettings:
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    colormap: str = "viridis"
+    db_floor: float = -110.0
+    db_ceiling: float = -30.0
+    freq_min_hz: float = 0.0
+    #: None shows up to the Nyquist frequency of the recording.
+    freq_max_hz: float | None = None
+    #: Seconds shown when a recording is opened.
+    default_span_s: float = 60.0
+
+    def with_changes(self, **changes: object) -> DisplaySettings:
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,199 @@
+"""Spectrogram tiles: a fixed number of columns of one recording at one zoom level.
+
+Frame ``k`` is centred on sample ``k * hop``. At zoom level ``L`` one column stands for
+``2**L`` consecutive frames. Up to :data:`DENSE_FRAMES_MAX` frames a column, every frame is
+computed and their power averaged; above that (zoomed far out) each column averages a few short
+groups of frames spread across it, so that a whole day can be drawn after reading only a small
+part of the file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import librosa
+import numpy as np
+import scipy.fft
+import scipy.signal
+
+from birdview.audio.recording import Recording
+from birdview.spectrogram.settings import SpectrogramSettings
+
+TILE_COLUMNS = 256
+DENSE_FRAMES_MAX = 16
+SPARSE_GROUPS = 4
+SPARSE_FRAMES_PER_GROUP = 2
+_FRAME_BATCH = 2048
+_POWER_FLOOR = 1e-20
+
+
+@dataclass(frozen=True)
+class TileKey:
+    path: str
+    frames: int
+    settings: SpectrogramSettings
+    level: int
+    index: int
+
+
+@dataclass(frozen=True)
+class Tile:
+    key: TileKey
+    #: dB values, shape (rows, columns); row 0 is the lowest frequency.
+    db: np.ndarray
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.db.nbytes)
+
+
+def frame_count(total_samples: int, hop: int) -> int:
+    return total_samples // hop + 1
+
+
+def column_count(total_samples: int, settings: SpectrogramSettings, level: int) -> int:
+    return math.ceil(frame_count(total_samples, settings.hop) / (1 << level))
+
+
+def column_seconds(settings: SpectrogramSettings, sample_rate: int, level: int) -> float:
+    return (1 << level) * settings.hop / sample_rate
+
+
+def level_for_view(span_s: float, width_px: int, settings: SpectrogramSettings, sample_rate: int) -> int:
+    """The coarsest level that still gives at least one column per screen pixel."""
+    frames_per_pixel = span_s * sample_rate / settings.hop / max(width_px, 1)
+    if frames_per_pixel <= 1:
+        return 0
+    return math.floor(math.log2(frames_per_pixel))
+
+
+def tiles_for_range(
+    t0: float, t1: float, total_samples: int, sample_rate: int, settings: SpectrogramSettings, level: int
+) -> range:
+    """Indices of the tiles at ``level`` that overlap the time range [t0, t1]."""
+    seconds_per_tile = column_seconds(settings, sample_rate, level) * TILE_COLUMNS
+    last = (column_count(total_samples, settings, level) - 1) // TILE_COLUMNS
+    first = max(0, math.floor(t0 / seconds_per_tile))
+    stop = min(last, math.floor(t1 / seconds_per_tile))
+    return range(first, stop + 1)
+
+
+@lru_cache(maxsize=32)
+def _window(name: str, n_fft: int) -> np.ndarray:
+    return scipy.signal.get_window(name, n_fft, fftbins=True).astype(np.float32)
+
+
+@lru_cache(maxsize=16)
+def _mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    return librosa.filters.mel(
+        sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=sample_rate / 2, norm=None
+    ).astype(np.float32)
+
+
+def frequency_extent(settings: SpectrogramSettings, sample_rate: int) -> tuple[float, float]:
+    """The y range a tile image covers: Hz for a linear scale, mel for a mel scale."""
+    if settings.scale == "mel":
+        points = _mel_points(sample_rate, settings.n_mels)
+        step = points[1] - points[0]
+        return float(points[1] - step / 2), float(points[-2] + step / 2)
+    bin_hz = sample_rate / settings.n_fft
+    return -bin_hz / 2, (settings.n_fft // 2 + 0.5) * bin_hz
+
+
+def _mel_points(sample_rate: int, n_mels: int) -> np.ndarray:
+    return np.linspace(librosa.hz_to_mel(0.0), librosa.hz_to_mel(sample_rate / 2), n_mels + 2)
+
+
+def hz_to_y(hz: float | np.ndarray, settings: SpectrogramSettings) -> float | np.ndarray:
+    return librosa.hz_to_mel(hz) if settings.scale == "mel" else hz
+
+
+def y_to_hz(y: float | np.ndarray, settings: SpectrogramSettings) -> float | np.ndarray:
+    return librosa.mel_to_hz(y) if settings.scale == "mel" else y
+
+
+def _power_frames(samples: np.ndarray, n_frames: int, settings: SpectrogramSettings) -> np.ndarray:
+    """Power spectra of ``n_frames`` frames spaced by hop, the first starting at samples[0]."""
+    n_fft, hop = settings.n_fft, settings.hop
+    window = _window(settings.window, n_fft)
+    frames = np.lib.stride_tricks.sliding_window_view(samples, n_fft)[::hop][:n_frames]
+    power = np.empty((len(frames), n_fft // 2 + 1), dtype=np.float32)
+    for start in range(0, len(frames), _FRAME_BATCH):
+        batch = frames[start : start + _FRAME_BATCH] * window
+        spectrum = scipy.fft.rfft(batch, axis=1)
+        power[start : start + len(batch)] = spectrum.real**2 + spectrum.imag**2
+    return power
+
+
+def compute_columns(
+    recording: Recording,
+    settings: SpectrogramSettings,
+    level: int,
+    first_column: int,
+    n_columns: int,
+    groups: int = SPARSE_GROUPS,
+) -> np.ndarray:
+    """Mean power of columns [first_column, first_column + n_columns): shape (n_columns, bins)."""
+    n_fft, hop = settings.n_fft, settings.hop
+    per_column = 1 << level
+    half = n_fft // 2
+    channel = settings.channel
+    if per_column <= DENSE_FRAMES_MAX:
+        first_frame = first_column * per_column
+        n_frames = n_columns * per_column
+        start = first_frame * hop - half
+        samples = recording.read(start, start + (n_frames - 1) * hop + n_fft, channel)
+        power = _power_frames(samples, n_frames, settings)
+        return power.reshape(n_columns, per_column, -1).mean(axis=1)
+
+    group = SPARSE_FRAMES_PER_GROUP
+    out = np.empty((n_columns, n_fft // 2 + 1), dtype=np.float32)
+    for i in range(n_columns):
+        column_first_frame = (first_column + i) * per_column
+        acc = None
+        for g in range(groups):
+            centre = column_first_frame + int((g + 0.5) * per_column / groups)
+            start = (centre - group // 2) * hop - half
+            samples = recording.read(start, start + (group - 1) * hop + n_fft, channel)
+            power = _power_frames(samples, group, settings).sum(axis=0)
+            acc = power if acc is None else acc + power
+        out[i] = acc / (groups * group)
+    return out
+
+
+def power_to_display_db(power: np.ndarray, settings: SpectrogramSettings, sample_rate: int) -> np.ndarray:
+    """(columns, bins) power to (rows, columns) dB, 0 dB being a full-scale sine."""
+    if settings.scale == "mel":
+        power = power @ _mel_filterbank(sample_rate, settings.n_fft, settings.n_mels).T
+    window_gain = float(_window(settings.window, settings.n_fft).sum()) / 2
+    db = 10.0 * np.log10(np.maximum(power, _POWER_FLOOR) / window_gain**2)
+    return np.ascontiguousarray(db.T, dtype=np.float32)
+
+
+def compute_tile(recording: Recording, key: TileKey) -> Tile:
+    settings = key.settings
+    sample_rate = recording.sample_rate
+    total_columns = column_count(recording.frames, settings, key.level)
+    first = key.index * TILE_COLUMNS
+    n_columns = max(0, min(TILE_COLUMNS, total_columns - first))
+    if n_columns == 0:
+        raise ValueError(f"tile {key.index} at level {key.level} lies beyond the end of {recording.path}")
+    power = compute_columns(recording, settings, key.level, first, n_columns)
+    db = power_to_display_db(power, settings, sample_rate)
+    per_column = 1 << key.level
+    hop_s = settings.hop / sample_rate
+    y0, y1 = frequency_extent(settings, sample_rate)
+    return Tile(
+        key=key,
+        db=db,
+        x0=(first * per_column - 0.5) * hop_s,
+        x1=((first + n_columns) * per_column - 0.5) * hop_s,
+        y0=y0,
+        y1=y1,
+    )

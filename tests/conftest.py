@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SAMPLE_RATE = 32000
+
+
+def write_tone_file(
+    path: Path,
+    duration_s: float = 20.0,
+    tone_start_s: float = 8.0,
+    tone_end_s: float = 10.0,
+    tone_hz: float = 4000.0,
+    sample_rate: int = SAMPLE_RATE,
+    noise: float = 0.001,
+    channels: int = 1,
+    seed: int = 0,
+) -> Path:
+    """Quiet noise with one loud pure tone at a known time and frequency."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(duration_s * sample_rate)) / sample_rate
+    x = rng.standard_normal(len(t)) * noise
+    on = (t >= tone_start_s) & (t < tone_end_s)
+    x[on] += 0.5 * np.sin(2 * np.pi * tone_hz * t[on])
+    if channels > 1:
+        x = np.stack([x] + [rng.standard_normal(len(t)) * noise for _ in range(channels - 1)], axis=1)
+    sf.write(path, x.astype(np.float32), sample_rate)
+    return path
+
+
+@pytest.fixture
+def tone_file(tmp_path: Path) -> Path:
+    return write_tone_file(tmp_path / "20240521_053000.wav")
+
+
+class FakeOutputStream:
+    """Stands in for a sound card: calls the callback in real time from its own thread and
+    keeps everything it was given."""
+
+    def __init__(self, samplerate: int, channels: int, callback, blocksize: int = 512) -> None:
+        self.samplerate = samplerate
+        self.channels = channels
+        self.callback = callback
+        self.blocksize = blocksize
+        self.blocks: list[np.ndarray] = []
+        self._running = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._running.set()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        period = self.blocksize / self.samplerate
+        next_time = time.monotonic()
+        while self._running.is_set():
+            out = np.zeros((self.blocksize, self.channels), dtype=np.float32)
+            self.callback(out, self.blocksize, None, None)
+            self.blocks.append(out.copy())
+            next_time += period
+            time.sleep(max(0.0, next_time - time.monotonic()))
+
+    def stop(self) -> None:
+        self._running.clear()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def close(self) -> None:
+        self.stop()
+
+    def output(self) -> np.ndarray:
+        return np.concatenate(self.blocks)[:, 0] if self.blocks else np.zeros(0, dtype=np.float32)
+
+
+@pytest.fixture
+def fake_streams():
+    """A stream factory for Player/MainWindow; the list holds every stream it made."""
+    made: list[FakeOutputStream] = []
+
+    def factory(samplerate: int, channels: int, callback) -> FakeOutputStream:
+        stream = FakeOutputStream(samplerate, channels, callback)
+        made.append(stream)
+        return stream
+
+    factory.made = made
+    return factory

@@ -7,6 +7,7 @@ strip shows something within moments and sharpens as the rest arrives.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy as np
 from birdview.audio.recording import AudioFileError, Recording
 from birdview.spectrogram.settings import SpectrogramSettings
 from birdview.spectrogram.tiles import (
+    DENSE_FRAMES_MAX,
     column_count,
     column_seconds,
     compute_columns,
@@ -68,6 +70,8 @@ class OverviewBuilder:
         self._cancelled = threading.Event()
         self._on_error = on_error
         self.error: Exception | None = None
+        #: Seconds the build took, once it is complete.
+        self.elapsed_s: float | None = None
         self._thread = threading.Thread(target=self._run, name="overview", daemon=True)
 
     def start(self) -> OverviewBuilder:
@@ -90,11 +94,14 @@ class OverviewBuilder:
         return bool(self._done.all()) or self.error is not None
 
     def _run(self) -> None:
+        started = time.perf_counter()
         try:
-            if (1 << self.level) <= 16:
+            if (1 << self.level) <= DENSE_FRAMES_MAX:
                 self._run_dense()
             else:
                 self._run_sparse()
+            if self._done.all():
+                self.elapsed_s = time.perf_counter() - started
         except (AudioFileError, OSError, ValueError) as exc:
             self.error = exc
             if self._on_error is not None:

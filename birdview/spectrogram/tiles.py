@@ -25,6 +25,10 @@ TILE_COLUMNS = 256
 DENSE_FRAMES_MAX = 16
 SPARSE_GROUPS = 4
 SPARSE_FRAMES_PER_GROUP = 2
+#: One seek costs about as much as decoding this many samples (FLAC, measured with libsndfile).
+SEEK_COST_SAMPLES = 15_000
+#: Never decode more than this in one read (memory).
+CONTIGUOUS_READ_MAX = 16_000_000
 _FRAME_BATCH = 2048
 _POWER_FLOOR = 1e-20
 
@@ -118,16 +122,21 @@ def y_to_hz(y: float | np.ndarray, settings: SpectrogramSettings) -> float | np.
     return librosa.mel_to_hz(y) if settings.scale == "mel" else y
 
 
-def _power_frames(samples: np.ndarray, n_frames: int, settings: SpectrogramSettings) -> np.ndarray:
-    """Power spectra of ``n_frames`` frames spaced by hop, the first starting at samples[0]."""
-    n_fft, hop = settings.n_fft, settings.hop
-    window = _window(settings.window, n_fft)
-    frames = np.lib.stride_tricks.sliding_window_view(samples, n_fft)[::hop][:n_frames]
-    power = np.empty((len(frames), n_fft // 2 + 1), dtype=np.float32)
+def sampled_frames(first_column: int, n_columns: int, per_column: int, groups: int) -> np.ndarray:
+    """Frame indices, shape (n_columns, groups * SPARSE_FRAMES_PER_GROUP): short runs of
+    consecutive frames spread evenly across each column."""
+    group = SPARSE_FRAMES_PER_GROUP
+    columns = np.arange(first_column, first_column + n_columns)[:, None, None] * per_column
+    centres = ((np.arange(groups) + 0.5) * per_column / groups).astype(np.int64)[None, :, None]
+    return (columns + centres - group // 2 + np.arange(group)[None, None, :]).reshape(n_columns, -1)
+
+
+def _spectra(frames: np.ndarray, settings: SpectrogramSettings) -> np.ndarray:
+    power = np.empty((len(frames), settings.n_fft // 2 + 1), dtype=np.float32)
+    window = _window(settings.window, settings.n_fft)
     for start in range(0, len(frames), _FRAME_BATCH):
-        batch = frames[start : start + _FRAME_BATCH] * window
-        spectrum = scipy.fft.rfft(batch, axis=1)
-        power[start : start + len(batch)] = spectrum.real**2 + spectrum.imag**2
+        spectrum = scipy.fft.rfft(frames[start : start + _FRAME_BATCH] * window, axis=1)
+        power[start : start + len(spectrum)] = spectrum.real**2 + spectrum.imag**2
     return power
 
 
@@ -149,22 +158,27 @@ def compute_columns(
         n_frames = n_columns * per_column
         start = first_frame * hop - half
         samples = recording.read(start, start + (n_frames - 1) * hop + n_fft, channel)
-        power = _power_frames(samples, n_frames, settings)
-        return power.reshape(n_columns, per_column, -1).mean(axis=1)
+        frames = np.lib.stride_tricks.sliding_window_view(samples, n_fft)[::hop][:n_frames]
+        return _spectra(frames, settings).reshape(n_columns, per_column, -1).mean(axis=1)
 
-    group = SPARSE_FRAMES_PER_GROUP
-    out = np.empty((n_columns, n_fft // 2 + 1), dtype=np.float32)
-    for i in range(n_columns):
-        column_first_frame = (first_column + i) * per_column
-        acc = None
-        for g in range(groups):
-            centre = column_first_frame + int((g + 0.5) * per_column / groups)
-            start = (centre - group // 2) * hop - half
-            samples = recording.read(start, start + (group - 1) * hop + n_fft, channel)
-            power = _power_frames(samples, group, settings).sum(axis=0)
-            acc = power if acc is None else acc + power
-        out[i] = acc / (groups * group)
-    return out
+    indices = sampled_frames(first_column, n_columns, per_column, groups)
+    span_start = int(indices.min()) * hop - half
+    span_samples = int(indices.max()) * hop - half + n_fft - span_start
+    runs = indices.shape[0] * groups
+    if span_samples <= min(CONTIGUOUS_READ_MAX, runs * SEEK_COST_SAMPLES):
+        # Decoding the whole span once is cheaper than seeking for every group.
+        samples = recording.read(span_start, span_start + span_samples, channel)
+        offsets = indices.reshape(-1) * hop - half - span_start
+        frames = samples[offsets[:, None] + np.arange(n_fft)[None, :]]
+    else:
+        group = SPARSE_FRAMES_PER_GROUP
+        run_starts = indices.reshape(-1, group)[:, 0]
+        frames = np.empty((len(run_starts) * group, n_fft), dtype=np.float32)
+        for i, first in enumerate(run_starts):
+            begin = int(first) * hop - half
+            block = recording.read(begin, begin + (group - 1) * hop + n_fft, channel)
+            frames[i * group : (i + 1) * group] = np.lib.stride_tricks.sliding_window_view(block, n_fft)[::hop][:group]
+    return _spectra(frames, settings).reshape(n_columns, indices.shape[1], -1).mean(axis=1)
 
 
 def power_to_display_db(power: np.ndarray, settings: SpectrogramSettings, sample_rate: int) -> np.ndarray:

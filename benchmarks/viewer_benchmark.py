@@ -1,0 +1,200 @@
+"""Viewer speed and memory on long recordings, against the naive way in the same run.
+
+    python benchmarks/viewer_benchmark.py [--hours 1 24] [--data benchmarks/data]
+
+For each length it generates (once) a 32 kHz mono FLAC of quiet noise with a chirp every
+37 s, then in a fresh process per measurement (so peak RSS is that measurement's own):
+  birdview  open the file in the real main window (offscreen), time to the first complete
+            spectrogram paint, scroll/zoom frame times on the GUI thread (p50/p95), time until
+            the whole-file overview is complete, peak RSS;
+  naive     librosa.load of the whole file plus one STFT (the same FFT size and hop), time and
+            peak RSS. Only run where it fits in memory; otherwise its need is computed and shown.
+Prints a table and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 32000
+N_FFT, HOP = 1024, 256
+CHIRP_EVERY_S = 37
+
+
+def generate(path: Path, hours: float) -> Path:
+    import soundfile as sf
+
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    block_s = 60
+    t = np.arange(block_s * SAMPLE_RATE) / SAMPLE_RATE
+    temporary = path.with_suffix(".partial.flac")
+    with sf.SoundFile(temporary, "w", SAMPLE_RATE, 1, subtype="PCM_16") as out:
+        for minute in range(int(hours * 60)):
+            block = rng.standard_normal(len(t)) * 0.002
+            for start in np.arange(-(minute * block_s) % CHIRP_EVERY_S, block_s, CHIRP_EVERY_S):
+                on = (t >= start) & (t < start + 0.5)
+                block[on] += 0.2 * np.sin(2 * np.pi * (3000 + 4000 * (t[on] - start)) * (t[on] - start))
+            out.write(block.astype(np.float32))
+    temporary.rename(path)
+    return path
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_birdview(path: str) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+
+    from birdview.gui.app import make_application
+    from birdview.gui.main_window import MainWindow
+
+    app = make_application()
+    settings = QSettings(str(Path(path).with_suffix(".bench.ini")), QSettings.Format.IniFormat)
+    settings.clear()
+    window = MainWindow(settings=settings)
+    window.resize(1400, 820)
+    window.show()
+    app.processEvents()
+
+    def pump_until(condition, timeout_s: float) -> float:
+        start = time.perf_counter()
+        while not condition() and time.perf_counter() - start < timeout_s:
+            app.processEvents()
+            time.sleep(0.001)
+        return time.perf_counter() - start
+
+    opened = time.perf_counter()
+    window.open_paths([path])
+    pump_until(lambda: window.current is not None and window.view.visible_tiles_complete(), 60)
+    first_paint = time.perf_counter() - opened
+    duration = window.current.info.duration_s
+
+    rng = np.random.default_rng(0)
+    frames, settle = [], []
+    view = window.view
+    for step in range(120):
+        t0, t1 = view.view_range()
+        span = t1 - t0
+        kind = step % 6
+        start = time.perf_counter()
+        if kind in (0, 1, 2):
+            view.pan(0.1)  # scrolling: most frames
+        elif kind == 3:
+            view.zoom(0.5)
+        elif kind == 4:
+            view.zoom(4.0 if span < duration / 4 else 0.05)
+        else:
+            view.set_view(float(rng.uniform(0, max(duration - span, 0))), span)  # a jump
+        app.processEvents()
+        view.viewport().repaint()
+        frames.append((time.perf_counter() - start) * 1000)
+        settle.append(pump_until(view.visible_tiles_complete, 30) * 1000)
+    pump_until(lambda: window.overview.finished, 600)
+    overview = window.overview.builder.elapsed_s
+    window.shutdown()
+    return {
+        "first_paint_s": first_paint,
+        "frame_p50_ms": float(np.percentile(frames, 50)),
+        "frame_p95_ms": float(np.percentile(frames, 95)),
+        "frame_max_ms": float(np.max(frames)),
+        "tiles_settle_p50_ms": float(np.percentile(settle, 50)),
+        "tiles_settle_p95_ms": float(np.percentile(settle, 95)),
+        "overview_complete_s": overview,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def measure_naive(path: str) -> dict:
+    import librosa
+
+    start = time.perf_counter()
+    audio, _ = librosa.load(path, sr=None, mono=True)
+    spectrogram = np.abs(librosa.stft(audio, n_fft=N_FFT, hop_length=HOP)) ** 2
+    elapsed = time.perf_counter() - start
+    del spectrogram
+    return {"first_paint_s": elapsed, "peak_rss_mb": peak_rss_mb()}
+
+
+def naive_memory_gb(hours: float) -> float:
+    samples = hours * 3600 * SAMPLE_RATE
+    frames = samples / HOP
+    # float32 samples + complex64 STFT + float32 power
+    return (samples * 4 + frames * (N_FFT // 2 + 1) * (8 + 4)) / 1e9
+
+
+def run_child(kind: str, path: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(path)], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hours", type=float, nargs="+", default=[1, 24])
+    parser.add_argument("--data", type=Path, default=Path(__file__).parent / "data")
+    parser.add_argument("--naive-limit-gb", type=float, default=12.0, help="skip the naive run above this need")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, path = args.child
+        result = measure_birdview(path) if kind == "birdview" else measure_naive(path)
+        print(json.dumps(result))
+        return
+
+    total_memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    print(f"machine: {os.cpu_count()} cores, {total_memory_gb:.0f} GB; FFT {N_FFT}, hop {HOP}")
+    rows = []
+    for hours in args.hours:
+        started = time.perf_counter()
+        path = generate(args.data / f"bench_{hours:g}h_32k.flac", hours)
+        print(f"\n{path.name}: {path.stat().st_size / 1e9:.2f} GB (ready in {time.perf_counter() - started:.0f} s)")
+        ours = run_child("birdview", path)
+        print("  birdview:", json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in ours.items()}))
+        need = naive_memory_gb(hours)
+        if need <= args.naive_limit_gb:
+            naive = run_child("naive", path)
+        else:
+            naive = {"skipped": f"needs ~{need:.0f} GB of memory (machine: {total_memory_gb:.0f} GB)"}
+        print("  naive:   ", json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in naive.items()}))
+        rows.append((hours, ours, naive, need))
+
+    print(
+        "\n| file | first paint | naive load+STFT | speed-up | frame p50 / p95 | overview done | peak RSS | naive RSS |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for hours, ours, naive, need in rows:
+        if "error" in ours:
+            print(f"| {hours:g} h | error: {ours['error']} |")
+            continue
+        if "first_paint_s" in naive:
+            naive_time = f"{naive['first_paint_s']:.1f} s"
+            ratio = f"{naive['first_paint_s'] / ours['first_paint_s']:.0f}×"
+            naive_rss = f"{naive['peak_rss_mb']:.0f} MB"
+        else:
+            naive_time, ratio, naive_rss = "does not fit", "—", f"~{need:.0f} GB needed"
+        print(
+            f"| {hours:g} h | {ours['first_paint_s']:.2f} s | {naive_time} | {ratio} | "
+            f"{ours['frame_p50_ms']:.1f} / {ours['frame_p95_ms']:.1f} ms | {ours['overview_complete_s']:.1f} s | "
+            f"{ours['peak_rss_mb']:.0f} MB | {naive_rss} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Trainer pieces that need no training: front end, metrics, augmentations, data checks, config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import log_loss, roc_auc_score
+
+from tests.synthetic_birds import SPECIES, make_dataset
+from trainer import augment
+from trainer.classes import SpeciesFileError, load_species
+from trainer.config import ConfigError, TrainConfig, load_yaml, merge
+from trainer.data.metadata import DatasetError, load_training_set
+from trainer.frontend import FrontEndConfig, MelFrontEnd
+from trainer.inference import shard, smooth
+from trainer.metrics import all_metrics, binary_log_loss, macro_roc_auc, per_class_auc, ranked_accuracy
+
+
+def test_front_end_shape_and_tone_row() -> None:
+    config = FrontEndConfig()
+    t = np.arange(config.context_samples) / config.sample_rate
+    mel = MelFrontEnd(config).numpy(np.sin(2 * np.pi * 4000 * t).astype(np.float32))
+    assert mel.shape == (1, 1, 128, 313)
+    import librosa
+
+    centres = librosa.mel_frequencies(n_mels=130, fmin=300, fmax=16000)[1:-1]
+    row = int(mel[0, 0].mean(axis=1).argmax())
+    assert abs(centres[row] - 4000) < 150
+    standardized = mel[0, 0]
+    assert abs(standardized.mean()) < 1e-4 and abs(standardized.std() - 1) < 1e-3
+
+
+def test_front_end_context_frames() -> None:
+    assert FrontEndConfig(context_s=10.0).frames == 626
+    with pytest.raises(ValueError, match="context"):
+        FrontEndConfig(context_s=3.0)
+
+
+def test_default_species_list_is_birdclef_2024() -> None:
+    species = load_species()
+    assert len(species) == 182 and species == sorted(species)
+    assert species[0] == "asbfly"
+
+
+def test_species_file_errors(tmp_path: Path) -> None:
+    (tmp_path / "dup.txt").write_text("a\nb\na\n")
+    with pytest.raises(SpeciesFileError, match=r"dup.txt:3: species 'a' is listed twice \(first on line 1\)"):
+        load_species(tmp_path / "dup.txt")
+    with pytest.raises(SpeciesFileError, match="cannot read"):
+        load_species(tmp_path / "missing.txt")
+
+
+FIXED_TRUE = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [0, 1, 0, 1]], dtype=float)
+FIXED_PROB = np.array(
+    [[0.9, 0.1, 0.2, 0.3], [0.2, 0.8, 0.1, 0.1], [0.4, 0.5, 0.3, 0.2], [0.3, 0.2, 0.1, 0.6], [0.1, 0.7, 0.2, 0.4]]
+)
+
+
+def test_macro_auc_skips_classes_without_positives_as_birdclef_does() -> None:
+    expected = np.mean([roc_auc_score(FIXED_TRUE[:, k], FIXED_PROB[:, k]) for k in (0, 1, 3)])
+    assert macro_roc_auc(FIXED_TRUE, FIXED_PROB) == pytest.approx(expected)
+    table = per_class_auc(FIXED_TRUE, FIXED_PROB, ["a", "b", "c", "d"])
+    assert np.isnan(table.loc[2, "roc_auc"]) and table.loc[0, "roc_auc"] == pytest.approx(1.0)
+    assert list(table["positives"]) == [2, 2, 0, 1]
+
+
+def test_log_loss_and_ranked_accuracy_equal_sklearn() -> None:
+    assert binary_log_loss(FIXED_TRUE, FIXED_PROB) == pytest.approx(log_loss(FIXED_TRUE.ravel(), FIXED_PROB.ravel()))
+    # Labelled rows 0,1,2,4 (row 3 is a hard negative): top-1 right for rows 0, 1 and 4.
+    assert ranked_accuracy(FIXED_TRUE, FIXED_PROB, 1) == pytest.approx(3 / 4)
+    assert ranked_accuracy(FIXED_TRUE, FIXED_PROB, 2) == pytest.approx(1.0)
+    metrics = all_metrics(FIXED_TRUE, FIXED_PROB)
+    assert np.isnan(metrics["top5"])  # four classes: top-5 would always be right
+
+
+def test_gain_noise_shift_mixup_change_what_they_should() -> None:
+    rng = np.random.default_rng(0)
+    wave = np.sin(np.linspace(0, 200, 32000)).astype(np.float32)
+    louder = augment.random_gain(wave, 6.0, rng)
+    ratio_db = 20 * np.log10(np.abs(louder).max() / np.abs(wave).max())
+    assert louder.shape == wave.shape and -6.001 <= ratio_db <= 6.001 and abs(ratio_db) > 0.01
+    noisy = augment.add_noise(wave, (20.0, 20.0), rng)
+    snr = 10 * np.log10(np.mean(wave**2) / np.mean((noisy - wave) ** 2))
+    assert snr == pytest.approx(20.0, abs=0.5)
+    shifted = augment.time_shift(wave, 1000, np.random.default_rng(3))
+    lag = int(np.argmax(np.correlate(shifted[2000:-2000], wave, mode="valid")))
+    assert shifted.shape == wave.shape and not np.allclose(shifted, wave)
+    assert lag <= 4000
+    mixed, target = augment.mixup_pair(wave, np.array([1.0, 0.0]), -wave, np.array([0.0, 1.0]), 0.4, rng)
+    assert target.sum() == pytest.approx(1.0) and 0 < target[0] < 1
+    np.testing.assert_allclose(mixed, (target[0] - target[1]) * wave, atol=1e-5)
+
+
+def test_spectrogram_masks_keep_shape_and_blank_parts() -> None:
+    transform = augment.spectrogram_transform(augment.AugmentConfig(xy_mask_p=1.0, cutout_p=0.0), 128, 313)
+    mel = np.random.default_rng(0).standard_normal((128, 313)).astype(np.float32) + 5
+    masked = transform(image=mel)["image"]
+    assert masked.shape == mel.shape
+    blank_columns = (masked == 0).all(axis=0).sum()
+    blank_rows = (masked == 0).all(axis=1).sum()
+    assert blank_columns >= 1 and blank_rows >= 1
+    cutout = augment.spectrogram_transform(augment.AugmentConfig(xy_mask_p=0.0, cutout_p=1.0), 128, 313)
+    holes = cutout(image=mel)["image"]
+    assert holes.shape == mel.shape and 0 < (holes == 0).mean() < 0.3
+
+
+def test_spec_mixup_mixes_pairs_of_the_batch() -> None:
+    mels = torch.arange(4, dtype=torch.float32).reshape(4, 1, 1, 1).expand(4, 1, 2, 2).clone()
+    targets = torch.eye(4)
+    mixed, mixed_targets = augment.spec_mixup(mels, targets, 0.4)
+    assert mixed.shape == mels.shape and mixed_targets.shape == targets.shape
+    torch.testing.assert_close(mixed_targets.sum(dim=1), torch.ones(4))
+    torch.testing.assert_close(mixed[:, 0, 0, 0], mixed_targets @ torch.arange(4, dtype=torch.float32))
+
+
+def test_smoothing_and_sharding() -> None:
+    probabilities = np.zeros((9, 1), dtype=np.float32)
+    probabilities[4] = 1.0
+    smoothed = smooth(probabilities)[:, 0]
+    np.testing.assert_allclose(smoothed[2:7], [0.1, 0.2, 0.4, 0.2, 0.1], atol=1e-6)
+    edge = np.zeros((9, 1), dtype=np.float32)
+    edge[0] = 1.0  # at the ends the weights are renormalised: 0.4 / (0.4 + 0.2 + 0.1)
+    assert smooth(edge)[0, 0] == pytest.approx(0.4 / 0.7)
+    files = [f"f{i}.wav" for i in range(7)]
+    parts = [shard(files, f"{i}/3") for i in range(3)]
+    assert sorted(f for part in parts for f in part) == sorted(files) and parts[0] == ["f0.wav", "f3.wav", "f6.wav"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("birds"), clips_per_species=3, negatives=2)
+
+
+def _rewrite(root: Path, tmp_path: Path, edit) -> Path:
+    """A copy of the dataset's CSV (audio shared) changed by edit(lines)."""
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "train_audio").symlink_to(root / "train_audio")
+    lines = (root / "train_metadata.csv").read_text().splitlines()
+    (copy / "train_metadata.csv").write_text("\n".join(edit(lines)) + "\n")
+    return copy
+
+
+def test_dataset_reads_labels_negatives_and_folds(dataset: Path) -> None:
+    training_set = load_training_set(dataset, list(SPECIES))
+    assert len(training_set.clips) == 14
+    targets = training_set.targets()
+    assert (targets.sum(axis=1) == 0).sum() == 2  # hard negatives: all-zero targets
+    folds = training_set.folds(2)
+    assert set(folds) == {0, 1}
+
+
+def test_missing_audio_file_names_file_and_line(dataset: Path, tmp_path: Path) -> None:
+    copy = _rewrite(dataset, tmp_path, lambda lines: [*lines, "upsweep,[],call,upsweep/nothere.ogg,4"])
+    with pytest.raises(DatasetError, match=r"train_metadata.csv:16: audio file .*nothere.ogg not found"):
+        load_training_set(copy, list(SPECIES))
+    skipped = load_training_set(copy, list(SPECIES), skip_bad=True)
+    assert len(skipped.clips) == 14 and "nothere.ogg" in skipped.skipped[0]
+
+
+def test_corrupt_audio_names_file_and_line(dataset: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    (bad / "train_audio" / "upsweep").mkdir(parents=True)
+    (bad / "train_audio" / "upsweep" / "broken.ogg").write_bytes(b"OggS but not really" * 10)
+    (bad / "train_metadata.csv").write_text("primary_label,secondary_labels,filename\nupsweep,[],upsweep/broken.ogg\n")
+    with pytest.raises(DatasetError, match=r"train_metadata.csv:2: audio file .*broken.ogg cannot be read"):
+        load_training_set(bad, list(SPECIES))
+
+
+def test_unknown_species_names_it_and_the_line(dataset: Path, tmp_path: Path) -> None:
+    copy = _rewrite(dataset, tmp_path, lambda lines: [lines[0], lines[1].replace("upsweep,[]", "upsweep,['zzzbird']")])
+    with pytest.raises(DatasetError, match=r"train_metadata.csv:2: unknown species 'zzzbird'"):
+        load_training_set(copy, list(SPECIES))
+
+
+def test_malformed_csv_names_the_line(dataset: Path, tmp_path: Path) -> None:
+    copy = _rewrite(dataset, tmp_path, lambda lines: [*lines[:4], "upsweep,[]", *lines[4:]])
+    with pytest.raises(DatasetError, match=r"train_metadata.csv:5: expected 5 fields, found 2"):
+        load_training_set(copy, list(SPECIES))
+    copy2 = tmp_path / "nocol"
+    copy2.mkdir()
+    (copy2 / "train_metadata.csv").write_text("label,file\nx,y\n")
+    with pytest.raises(DatasetError, match=r"missing column\(s\) primary_label, filename"):
+        load_training_set(copy2)
+
+
+def test_empty_class_is_reported(dataset: Path) -> None:
+    training_set = load_training_set(dataset, [*SPECIES, "silentbird"])
+    assert any("silentbird" in w and "1 of 5 classes" in w for w in training_set.warnings)
+
+
+def test_yaml_settings_and_flags_precedence(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("epochs: 7\nlr: 0.01\naugment:\n  mixup_p: 0.0\n")
+    config = merge(merge(TrainConfig(), load_yaml(tmp_path / "c.yaml")), {"lr": 0.5})
+    assert config.epochs == 7 and config.lr == 0.5 and config.augment.mixup_p == 0.0
+    (tmp_path / "bad.yaml").write_text("epochs: [1,\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:\d+: not valid YAML"):
+        load_yaml(tmp_path / "bad.yaml")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        merge(TrainConfig(), {"epoks": 3})

@@ -1,0 +1,105 @@
+"""Augmentations, each with its own probability (see :class:`AugmentConfig`).
+
+Waveform: gain, background noise, time shift, mixup (Beta(alpha, alpha)). Spectrogram:
+time/frequency masking (albumentations XYMasking), cutout (albumentations CoarseDropout), and
+spec mixup on the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import albumentations as A  # noqa: N812 - the name its docs use
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    mixup_p: float = 0.5
+    mixup_alpha: float = 0.4
+    gain_p: float = 0.5
+    gain_db: float = 6.0
+    noise_p: float = 0.3
+    noise_snr_db: tuple[float, float] = (10.0, 30.0)
+    shift_p: float = 0.5
+    shift_max_s: float = 1.0
+    xy_mask_p: float = 0.5
+    cutout_p: float = 0.3
+    spec_mixup_p: float = 0.0
+    spec_mixup_alpha: float = 0.4
+
+    def as_dict(self) -> dict:
+        values = asdict(self)
+        values["noise_snr_db"] = list(self.noise_snr_db)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> AugmentConfig:
+        known = {f.name for f in fields(cls)}
+        clean = {k: v for k, v in values.items() if k in known}
+        if "noise_snr_db" in clean:
+            clean["noise_snr_db"] = tuple(clean["noise_snr_db"])
+        return cls(**clean)
+
+    @classmethod
+    def none(cls) -> AugmentConfig:
+        return cls(mixup_p=0, gain_p=0, noise_p=0, shift_p=0, xy_mask_p=0, cutout_p=0, spec_mixup_p=0)
+
+
+def random_gain(wave: np.ndarray, max_db: float, rng: np.random.Generator) -> np.ndarray:
+    return wave * np.float32(10 ** (rng.uniform(-max_db, max_db) / 20))
+
+
+def add_noise(wave: np.ndarray, snr_db: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
+    """Pink-ish (1/f) background noise at a random signal-to-noise ratio."""
+    power = float(np.mean(wave**2))
+    if power <= 0:
+        power = 1e-6
+    white = rng.standard_normal(len(wave))
+    spectrum = np.fft.rfft(white)
+    spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1))
+    noise = np.fft.irfft(spectrum, len(wave))
+    noise /= np.sqrt(np.mean(noise**2)) + 1e-12
+    snr = rng.uniform(*snr_db)
+    return (wave + noise * np.sqrt(power / 10 ** (snr / 10))).astype(np.float32)
+
+
+def time_shift(wave: np.ndarray, max_samples: int, rng: np.random.Generator) -> np.ndarray:
+    return np.roll(wave, int(rng.integers(-max_samples, max_samples + 1)))
+
+
+def mixup_pair(
+    a: np.ndarray, ya: np.ndarray, b: np.ndarray, yb: np.ndarray, alpha: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    lam = float(rng.beta(alpha, alpha))
+    return (lam * a + (1 - lam) * b).astype(np.float32), (lam * ya + (1 - lam) * yb).astype(np.float32)
+
+
+def spectrogram_transform(config: AugmentConfig, n_mels: int, frames: int) -> A.Compose:
+    return A.Compose(
+        [
+            A.XYMasking(
+                num_masks_x=(1, 3),
+                num_masks_y=(1, 3),
+                mask_x_length=(max(1, frames // 40), max(2, frames // 10)),
+                mask_y_length=(max(1, n_mels // 32), max(2, n_mels // 8)),
+                fill=0,
+                p=config.xy_mask_p,
+            ),
+            A.CoarseDropout(
+                num_holes_range=(1, 4),
+                hole_height_range=(0.05, 0.2),
+                hole_width_range=(0.05, 0.2),
+                fill=0,
+                p=config.cutout_p,
+            ),
+        ]
+    )
+
+
+def spec_mixup(mels: torch.Tensor, targets: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mix each example of the batch with another one (a random permutation)."""
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    order = torch.randperm(mels.shape[0], device=mels.device)
+    return lam * mels + (1 - lam) * mels[order], lam * targets + (1 - lam) * targets[order]

@@ -1,0 +1,233 @@
+"""``birdview-train``: fit, predict, evaluate and export from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from trainer.checkpoint import CheckpointError
+from trainer.classes import SpeciesFileError
+from trainer.config import ConfigError, TrainConfig, load_yaml, merge
+from trainer.data.metadata import DatasetError
+from trainer.inference import InferenceError
+from trainer.model import PretrainedWeightsError
+from trainer.onnx_export import OnnxExportError
+from trainer.progress import emit
+
+EXPECTED_ERRORS = (
+    DatasetError,
+    ConfigError,
+    CheckpointError,
+    InferenceError,
+    SpeciesFileError,
+    PretrainedWeightsError,
+    OnnxExportError,
+    FileNotFoundError,
+    ValueError,
+)
+S = argparse.SUPPRESS
+
+
+def _fit_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit", help="train a classifier on a BirdCLEF-layout folder", argument_default=S)
+    p.add_argument("--config", help="YAML file of settings (flags override it)")
+    p.add_argument("--data", help="folder with train_metadata.csv and train_audio/")
+    p.add_argument("--out", help="output folder (checkpoints/, logs/, config.yaml)")
+    p.add_argument("--species", help="class list file, 'birdclef2024' (the 182 species; default) or 'from-data'")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-steps", type=int, dest="max_steps")
+    p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--weight-decay", type=float, dest="weight_decay")
+    p.add_argument("--backbone", help="timm model name (default tf_efficientnet_b0.ns_jft_in1k)")
+    p.add_argument("--pretrained", action="store_true", help="timm's pretrained weights (downloads; default)")
+    p.add_argument("--no-pretrained", action="store_false", dest="pretrained", help="random initial weights")
+    p.add_argument("--weights", help="initial backbone weights from a file (offline)")
+    p.add_argument("--pooling", choices=["gem", "attention", "mean"])
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--loss", choices=["bce", "focal", "ce"])
+    p.add_argument("--scheduler", choices=["cosine", "plateau", "onecycle"])
+    p.add_argument("--patience", type=int, help="early stopping patience in epochs")
+    p.add_argument("--fold", type=int)
+    p.add_argument("--folds", type=int)
+    p.add_argument("--secondary-coef", type=float, dest="secondary_coef")
+    p.add_argument("--min-rating", type=float, dest="min_rating")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--precision", help="Lightning precision, e.g. 32-true, 16-mixed, bf16-mixed")
+    p.add_argument("--gradient-clip", type=float, dest="gradient_clip")
+    p.add_argument("--accelerator")
+    p.add_argument("--devices")
+    p.add_argument("--num-nodes", type=int, dest="num_nodes")
+    p.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
+    p.add_argument("--num-workers", type=int, dest="num_workers")
+    p.add_argument("--logger", choices=["csv", "tensorboard", "wandb"])
+    p.add_argument("--progress", choices=["bar", "json", "none"])
+    p.add_argument("--context", type=float, dest="context_s", help="seconds the model sees (>= 5)")
+    p.add_argument("--init-from", dest="init_from", help="start from this checkpoint (classes may be added)")
+    p.add_argument("--freeze-backbone", action="store_true", dest="freeze_backbone")
+    p.add_argument(
+        "--head-only",
+        action="store_true",
+        dest="head_only",
+        help="quick mode: train only the head on cached backbone embeddings",
+    )
+    p.add_argument("--skip-bad", action="store_true", dest="skip_bad", help="leave out bad rows and files")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.ckpt")
+    p.add_argument("--no-augment", action="store_true", dest="no_augment")
+    for name in ("mixup_p", "gain_p", "noise_p", "shift_p", "xy_mask_p", "cutout_p", "spec_mixup_p"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=float, dest=name)
+
+
+def _predict_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="per-window probabilities for recordings")
+    p.add_argument("--checkpoint", nargs="+", required=True, help=".ckpt or .onnx; several: an ensemble")
+    p.add_argument("--audio", nargs="+", required=True, help="audio files or folders")
+    p.add_argument("--out", required=True, help="table of probabilities (.csv or .parquet)")
+    p.add_argument("--submission", help="also write a Kaggle submission.csv here")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--tta-shift", type=float, default=0.0, help="also score windows shifted by ±this many s")
+    p.add_argument("--smooth", action="store_true", help="smooth over neighbouring windows")
+    p.add_argument("--ensemble", choices=["mean", "min"], default="mean")
+    p.add_argument("--shard", help="i/n: only the i-th of n parts of the file list (cluster job arrays)")
+    p.add_argument("--threads", type=int, help="CPU threads")
+    p.add_argument("--skip-bad", action="store_true")
+    p.add_argument("--progress", choices=["bar", "json", "none"], default="none")
+
+
+def _evaluate_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="metrics of a model on labelled clips (BirdCLEF layout)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--fold", type=int, help="only this validation fold (default: every clip)")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", help="per-class ROC-AUC table (.csv)")
+    p.add_argument("--skip-bad", action="store_true")
+
+
+def _export_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a checkpoint to ONNX")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--opset", type=int, default=17)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="birdview-train", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _fit_parser(sub)
+    _predict_parser(sub)
+    _evaluate_parser(sub)
+    _export_parser(sub)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    values = {k: v for k, v in vars(args).items() if k != "command"}
+    config = TrainConfig()
+    if "config" in values:
+        config = merge(config, load_yaml(values.pop("config")))
+    frontend = {}
+    if "context_s" in values:
+        frontend["context_s"] = values.pop("context_s")
+    augment = {}
+    if values.pop("no_augment", False):
+        from trainer.augment import AugmentConfig
+
+        augment = AugmentConfig.none().as_dict()
+    for name in ("mixup_p", "gain_p", "noise_p", "shift_p", "xy_mask_p", "cutout_p", "spec_mixup_p"):
+        if name in values:
+            augment[name] = values.pop(name)
+    overrides = dict(values)
+    if frontend:
+        overrides["frontend"] = frontend
+    if augment:
+        overrides["augment"] = augment
+    return merge(config, overrides)
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    from trainer.train import fit
+
+    config = config_from_args(args)
+    result = fit(config)
+    for line in result.skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    auc = result.metrics.get("val_roc_auc")
+    if config.progress != "json":
+        print(f"validation macro ROC-AUC: {auc:.4f}" if auc is not None else "no validation score")
+    print(result.best_checkpoint)
+    return 0
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from trainer.inference import expand_audio, load_scorer, predict, shard, write_submission, write_table
+
+    paths = expand_audio(args.audio)
+    if args.shard:
+        paths = shard(paths, args.shard)
+    scorers = [load_scorer(path, args.threads) for path in args.checkpoint]
+    shifts = (0.0,) if not args.tta_shift else (0.0, -args.tta_shift, args.tta_shift)
+
+    def on_file(number: int, total: int, path: Path) -> None:
+        if args.progress == "json":
+            emit({"stage": "predict", "step": number, "total": total, "file": str(path)})
+        elif args.progress == "bar":
+            print(f"[{number + 1}/{total}] {path}", file=sys.stderr)
+
+    table, skipped = predict(
+        paths, scorers, args.batch_size, shifts, args.smooth, args.ensemble, args.skip_bad, on_file
+    )
+    for line in skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    out = write_table(table, args.out)
+    if args.submission:
+        write_submission(table, scorers[0].classes, args.submission)
+    if args.progress == "json":
+        emit({"stage": "done", "out": str(out), "windows": len(table), "skipped": skipped})
+    print(out)
+    return 0
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from trainer.evaluate import evaluate
+
+    metrics, table = evaluate(args.checkpoint, args.data, args.fold, args.folds, args.seed, args.skip_bad)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out, index=False)
+    print(json.dumps(metrics))
+    return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from trainer.onnx_export import export_onnx
+
+    print(export_onnx(args.checkpoint, args.out, args.opset))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="birdview-train: %(message)s")
+    args = build_parser().parse_args(argv)
+    progress = getattr(args, "progress", "none")
+    try:
+        if args.command == "fit":
+            return _run_fit(args)
+        if args.command == "predict":
+            return _run_predict(args)
+        if args.command == "evaluate":
+            return _run_evaluate(args)
+        return _run_export(args)
+    except EXPECTED_ERRORS as exc:
+        if progress == "json":
+            emit({"stage": "error", "message": str(exc)})
+        print(f"birdview-train: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Training settings: defaults, overridden by a YAML file, overridden by command-line flags."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from trainer.augment import AugmentConfig
+from trainer.frontend import FrontEndConfig
+from trainer.model import DEFAULT_BACKBONE
+
+SCHEDULERS = ("cosine", "plateau", "onecycle")
+LOSSES = ("bce", "focal", "ce")
+LOGGERS = ("csv", "tensorboard", "wandb")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""
+    out: str = "runs/train"
+    #: "birdclef2024" (the 182 species), "from-data" (the labels found), or a class list file.
+    species: str = "birdclef2024"
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    backbone: str = DEFAULT_BACKBONE
+    pretrained: bool = True
+    weights: str | None = None
+    pooling: str = "gem"
+    dropout: float = 0.2
+    loss: str = "bce"
+    scheduler: str = "cosine"
+    patience: int = 5
+    fold: int = 0
+    folds: int = 5
+    secondary_coef: float = 1.0
+    min_rating: float | None = None
+    seed: int = 42
+    precision: str = "32-true"
+    gradient_clip: float = 1.0
+    accelerator: str = "auto"
+    devices: str = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    num_workers: int = 0
+    logger: str = "csv"
+    progress: str = "bar"
+    init_from: str | None = None
+    freeze_backbone: bool = False
+    head_only: bool = False
+    skip_bad: bool = False
+    resume: bool = False
+    max_steps: int = -1
+    frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def validate(self) -> None:
+        if self.scheduler not in SCHEDULERS:
+            raise ConfigError(f"scheduler must be one of {', '.join(SCHEDULERS)}, not {self.scheduler!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        if self.logger not in LOGGERS:
+            raise ConfigError(f"logger must be one of {', '.join(LOGGERS)}, not {self.logger!r}")
+        if not self.data:
+            raise ConfigError("no training data: pass --data DIR (a BirdCLEF-layout folder)")
+        if not 0 <= self.fold < self.folds:
+            raise ConfigError(f"fold {self.fold} is not in 0..{self.folds - 1}")
+
+    def as_dict(self) -> dict:
+        values = asdict(self)
+        values["frontend"] = self.frontend.as_dict()
+        values["augment"] = self.augment.as_dict()
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        clean = dict(values)
+        if isinstance(clean.get("frontend"), dict):
+            clean["frontend"] = FrontEndConfig.from_dict(clean["frontend"])
+        if isinstance(clean.get("augment"), dict):
+            clean["augment"] = AugmentConfig.from_dict(clean["augment"])
+        return cls(**clean)
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    return {key.replace("-", "_"): value for key, value in values.items()}
+
+
+def merge(base: TrainConfig, overrides: dict) -> TrainConfig:
+    values = base.as_dict()
+    for key, value in overrides.items():
+        if key in ("frontend", "augment") and isinstance(value, dict):
+            values[key] = {**values[key], **value}
+        else:
+            values[key] = value
+    return TrainConfig.from_dict(values)

@@ -1,0 +1,197 @@
+"""Clips to model inputs: crop, waveform augmentation, the shared mel front end, spec augmentation."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+import pytorch_lightning as pl
+import soundfile as sf
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from trainer.augment import (
+    AugmentConfig,
+    add_noise,
+    mixup_pair,
+    random_gain,
+    spectrogram_transform,
+    time_shift,
+)
+from trainer.data.metadata import Clip, DatasetError, TrainingSet
+from trainer.frontend import FrontEndConfig, MelFrontEnd, to_model_rate
+
+log = logging.getLogger(__name__)
+
+
+def read_segment(path, start_frame: int, n_frames: int) -> tuple[np.ndarray, int]:
+    """Samples [start_frame, start_frame + n_frames) of a file at its own rate, zero-padded, mono."""
+    with sf.SoundFile(str(path)) as handle:
+        rate = handle.samplerate
+        out = np.zeros(n_frames, dtype=np.float32)
+        first = max(0, start_frame)
+        last = min(handle.frames, start_frame + n_frames)
+        if last > first:
+            handle.seek(first)
+            block = handle.read(last - first, dtype="float32", always_2d=True).mean(axis=1)
+            out[first - start_frame : first - start_frame + len(block)] = block
+    return out, rate
+
+
+class ClipDataset(Dataset):
+    """Training (random crop, augmented) or validation (fixed crop: the first scored window) examples."""
+
+    def __init__(
+        self,
+        clips: list[Clip],
+        targets: np.ndarray,
+        frontend: FrontEndConfig,
+        train: bool,
+        augment: AugmentConfig | None = None,
+        skip_bad: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.clips = clips
+        self.targets = targets
+        self.config = frontend
+        self.train = train
+        self.augment = augment if (augment is not None and train) else AugmentConfig.none()
+        self.skip_bad = skip_bad
+        self.seed = seed
+        self._frontend: MelFrontEnd | None = None
+        self._spec_transform = spectrogram_transform(self.augment, frontend.n_mels, frontend.frames)
+        self._info: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()
+        self.bad: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def _rng(self) -> np.random.Generator:
+        return np.random.default_rng()
+
+    def _file_info(self, clip: Clip) -> tuple[int, int]:
+        key = str(clip.path)
+        with self._lock:
+            if key not in self._info:
+                info = sf.info(key)
+                self._info[key] = (int(info.frames), int(info.samplerate))
+            return self._info[key]
+
+    def crop(self, index: int, rng: np.random.Generator | None) -> np.ndarray:
+        """The context-length waveform (at the model's rate) for clip ``index``."""
+        clip = self.clips[index]
+        try:
+            frames, rate = self._file_info(clip)
+            region_start = int((clip.start_s or 0.0) * rate)
+            region_end = min(frames, int(clip.end_s * rate)) if clip.end_s is not None else frames
+            context = round(self.config.context_s * rate)
+            if rng is not None:
+                latest = max(region_start, region_end - context)
+                offset = int(rng.integers(region_start, latest + 1))
+            else:
+                centre = region_start + int(self.config.window_s * rate / 2)
+                offset = centre - context // 2
+            samples, rate = read_segment(clip.path, offset, context)
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            raise DatasetError(f"line {clip.line}: audio file {clip.path} cannot be read ({exc})") from None
+        wave = to_model_rate(samples, rate, self.config)
+        n = self.config.context_samples
+        return np.pad(wave, (0, max(0, n - len(wave))))[:n]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = self._rng() if self.train else None
+        try:
+            wave = self.crop(index, rng)
+        except DatasetError as exc:
+            if not self.skip_bad:
+                raise
+            self.bad.append(str(exc))
+            log.warning("skipping: %s", exc)
+            return self[int(np.random.default_rng().integers(len(self)))]
+        target = self.targets[index].copy()
+        if self.train:
+            wave, target = self._augment_wave(wave, target, rng)
+        if self._frontend is None:
+            self._frontend = MelFrontEnd(self.config)
+        mel = self._frontend.numpy(wave)[0, 0]
+        if self.train:
+            mel = self._spec_transform(image=mel)["image"]
+        return torch.from_numpy(np.ascontiguousarray(mel[None], dtype=np.float32)), torch.from_numpy(target)
+
+    def _augment_wave(
+        self, wave: np.ndarray, target: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        aug = self.augment
+        if aug.mixup_p and rng.random() < aug.mixup_p and len(self) > 1:
+            other = int(rng.integers(len(self)))
+            try:
+                wave, target = mixup_pair(
+                    wave, target, self.crop(other, rng), self.targets[other], aug.mixup_alpha, rng
+                )
+            except DatasetError:
+                if not self.skip_bad:
+                    raise
+        if aug.gain_p and rng.random() < aug.gain_p:
+            wave = random_gain(wave, aug.gain_db, rng)
+        if aug.noise_p and rng.random() < aug.noise_p:
+            wave = add_noise(wave, aug.noise_snr_db, rng)
+        if aug.shift_p and rng.random() < aug.shift_p:
+            wave = time_shift(wave, int(aug.shift_max_s * self.config.sample_rate), rng)
+        return wave, target
+
+
+class BirdDataModule(pl.LightningDataModule):
+    def __init__(
+        self,
+        training_set: TrainingSet,
+        frontend: FrontEndConfig,
+        augment: AugmentConfig,
+        fold: int = 0,
+        n_folds: int = 5,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        secondary_coef: float = 1.0,
+        skip_bad: bool = False,
+        seed: int = 42,
+    ) -> None:
+        super().__init__()
+        self.training_set = training_set
+        targets = training_set.targets(secondary_coef)
+        folds = training_set.folds(n_folds, seed)
+        if not (folds == fold).any():
+            raise DatasetError(
+                f"{training_set.root}: fold {fold} has no clips; with {len(training_set.clips)} clips use "
+                f"fewer folds (--folds) or more data per species"
+            )
+        train_rows = np.flatnonzero(folds != fold)
+        valid_rows = np.flatnonzero(folds == fold)
+        clips = training_set.clips
+        self.train_set = ClipDataset(
+            [clips[i] for i in train_rows], targets[train_rows], frontend, True, augment, skip_bad, seed
+        )
+        self.valid_set = ClipDataset(
+            [clips[i] for i in valid_rows], targets[valid_rows], frontend, False, skip_bad=skip_bad
+        )
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.train_set,
+            batch_size=self.batch_size,
+            shuffle=True,
+            num_workers=self.num_workers,
+            drop_last=len(self.train_set) > self.batch_size,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.valid_set,
+            batch_size=self.batch_size,
+            shuffle=False,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )

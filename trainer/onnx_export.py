@@ -1,0 +1,79 @@
+"""ONNX export (fixed mel shape, dynamic batch) and inference through ONNX Runtime.
+
+The class list, front-end settings and training config travel in the ONNX file's metadata,
+exactly as they do in a checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainer.checkpoint import load_checkpoint
+from trainer.frontend import FrontEndConfig
+
+INPUT_NAME = "mel"
+OUTPUT_NAME = "logits"
+
+
+class OnnxExportError(RuntimeError):
+    pass
+
+
+def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17) -> Path:
+    import onnx
+
+    loaded = load_checkpoint(checkpoint)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frontend = loaded.frontend
+    example = torch.zeros(1, 1, frontend.n_mels, frontend.frames)
+    try:
+        torch.onnx.export(
+            loaded.model,
+            (example,),
+            str(out),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+    except Exception as exc:
+        raise OnnxExportError(f"{checkpoint}: ONNX export failed ({type(exc).__name__}: {exc})") from None
+    model = onnx.load(str(out))
+    for key, value in {
+        "birdview.classes": json.dumps(loaded.classes),
+        "birdview.frontend": json.dumps(frontend.as_dict()),
+        "birdview.config": json.dumps(loaded.config),
+    }.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(out))
+    return out
+
+
+class OnnxScorer:
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise OnnxExportError(f"{path}: not a loadable ONNX model ({exc})") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if "birdview.classes" not in meta:
+            raise OnnxExportError(f"{path}: not a birdview-train export (no class list in its metadata)")
+        self.classes = json.loads(meta["birdview.classes"])
+        self.frontend = FrontEndConfig.from_dict(json.loads(meta["birdview.frontend"]))
+        self.name = str(path)
+
+    def logits(self, mels: np.ndarray) -> np.ndarray:
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: mels.astype(np.float32)})[0]

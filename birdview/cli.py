@@ -23,6 +23,9 @@ def _gui_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", type=Path, metavar="OUT.png", help="render the window to a PNG and exit")
     parser.add_argument("--start", type=float, help="with --screenshot: view start in seconds")
     parser.add_argument("--span", type=float, help="with --screenshot: seconds shown")
+    parser.add_argument(
+        "--tile-cache", type=Path, metavar="DIR", help="also keep spectrogram tiles on disk here (faster reopening)"
+    )
     return parser
 
 
@@ -54,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot is not None:
         from birdview.gui.app import screenshot
 
-        return screenshot(args.paths, args.screenshot, args.start, args.span)
+        return screenshot(args.paths, args.screenshot, args.start, args.span, tile_cache=args.tile_cache)
     from birdview.gui.app import run_gui
 
-    return run_gui(args.paths)
+    return run_gui(args.paths, tile_cache=args.tile_cache)
 
 
 if __name__ == "__main__":

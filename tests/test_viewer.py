@@ -275,3 +275,62 @@ def test_screenshot_of_nothing_openable_fails_and_says_why(tmp_path: Path) -> No
     assert result.returncode == 1
     assert "empty.wav: file is empty" in result.stderr
     assert (tmp_path / "s.png").exists()
+
+
+def test_dropping_files_opens_them(window: MainWindow, tmp_path: Path) -> None:
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    path = write_tone_file(tmp_path / "dropped.wav", duration_s=4.0)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(
+        QPointF(100, 100), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    window.dropEvent(event)
+    assert window.wait_until_ready(30)
+    assert window.current is not None and window.current.path == path.absolute()
+
+
+def _drag(qtbot, view, start: tuple[float, float], end: tuple[float, float], modifier) -> None:  # noqa: ANN001
+    """A real mouse drag on the spectrogram from (s, Hz) to (s, Hz) with a keyboard modifier."""
+    from PySide6.QtTest import QTest
+
+    def pixel(point: tuple[float, float]):  # noqa: ANN202
+        return view.mapFromScene(view.view_box.mapViewToScene(QPointF(*point)))
+
+    viewport = view.viewport()
+    a, b = pixel(start), pixel(end)
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, modifier, a)
+    for i in range(1, 11):
+        QTest.mouseMove(viewport, a + (b - a) * i / 10)
+        qtbot.wait(5)
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, modifier, b)
+
+
+def test_shift_drag_selects_and_ctrl_drag_zooms_to_a_box(window: MainWindow, tmp_path: Path, qtbot) -> None:
+    _open(window, write_tone_file(tmp_path / "tone.wav", duration_s=20.0))
+    _drag(qtbot, window.view, (4.0, 2000.0), (8.0, 6000.0), Qt.KeyboardModifier.ShiftModifier)
+    t0, t1, f0, f1 = window.view.selection
+    assert (t0, t1) == pytest.approx((4.0, 8.0), abs=0.1)
+    assert (f0, f1) == pytest.approx((2000.0, 6000.0), abs=150)
+    _drag(qtbot, window.view, (10.0, 1000.0), (14.0, 5000.0), Qt.KeyboardModifier.ControlModifier)
+    assert window.view.view_range() == pytest.approx((10.0, 14.0), abs=0.1)
+    assert window.view.frequency_range_hz() == pytest.approx((1000.0, 5000.0), abs=150)
+
+
+def test_plain_drag_pans(window: MainWindow, tmp_path: Path, qtbot) -> None:
+    _open(window, write_tone_file(tmp_path / "long.wav", duration_s=120.0))
+    _drag(qtbot, window.view, (40.0, 5000.0), (20.0, 5000.0), Qt.KeyboardModifier.NoModifier)
+    assert window.view.view_range() == pytest.approx((20.0, 80.0), abs=0.5)
+
+
+def test_disk_tile_cache_is_filled(qtbot, settings: QSettings, fake_streams, tmp_path: Path) -> None:
+    win = MainWindow(settings=settings, stream_factory=fake_streams, tile_cache_dir=tmp_path / "tiles")
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        _open(win, write_tone_file(tmp_path / "tone.wav", duration_s=10.0))
+        assert list((tmp_path / "tiles").rglob("*.npz"))
+    finally:
+        win.shutdown()

@@ -18,9 +18,9 @@ def make_application() -> QApplication:
     return app
 
 
-def run_gui(paths: list[str]) -> int:
+def run_gui(paths: list[str], tile_cache: Path | None = None) -> int:
     app = make_application()
-    window = MainWindow()
+    window = MainWindow(tile_cache_dir=tile_cache)
     window.show()
     if paths:
         window.open_paths(paths)
@@ -28,14 +28,19 @@ def run_gui(paths: list[str]) -> int:
 
 
 def screenshot(
-    paths: list[str], out: Path, start_s: float | None, span_s: float | None, timeout_s: float = 120.0
+    paths: list[str],
+    out: Path,
+    start_s: float | None,
+    span_s: float | None,
+    timeout_s: float = 120.0,
+    tile_cache: Path | None = None,
 ) -> int:
     """Render the main window showing ``paths`` at the given view to ``out``; 0 when a
     recording was shown, 1 when none could be opened (the PNG then shows why)."""
     if "DISPLAY" not in os.environ and "WAYLAND_DISPLAY" not in os.environ:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = make_application()
-    window = MainWindow()
+    window = MainWindow(tile_cache_dir=tile_cache)
     window.show()
     window.open_paths(paths)
     window.wait_until_ready(timeout_s)

@@ -27,6 +27,7 @@ from birdview.gui.display_panel import DisplayPanel, load_settings, save_setting
 from birdview.gui.overview_strip import OverviewStrip
 from birdview.gui.recordings_panel import RecordingsPanel
 from birdview.gui.spectrogram_view import SpectrogramView
+from birdview.spectrogram.cache import TileDiskCache
 from birdview.spectrogram.service import TileService
 from birdview.spectrogram.settings import DisplaySettings, SpectrogramSettings
 from birdview.spectrogram.ticks import format_time
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         stream_factory: StreamFactory = sounddevice_stream,
         tile_workers: int = 2,
+        tile_cache_dir: str | Path | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("birdview")
@@ -67,7 +69,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("birdview", "birdview")
         spectrogram_settings, display_settings = load_settings(self.settings)
 
-        self.tiles = TileService(workers=tile_workers)
+        disk_cache = TileDiskCache(tile_cache_dir) if tile_cache_dir else None
+        self.tiles = TileService(workers=tile_workers, disk=disk_cache)
         self.player = Player(stream_factory=stream_factory)
         self.recordings: dict[Path, Recording] = {}
         self.current: Recording | None = None

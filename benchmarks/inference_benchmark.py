@@ -23,15 +23,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.synthetic_birds import soundscape  # noqa: E402
-from trainer.classes import load_species  # noqa: E402
-from trainer.config import TrainConfig  # noqa: E402
-from trainer.data.dataset import read_segment  # noqa: E402
-from trainer.frontend import MelFrontEnd, to_model_rate  # noqa: E402
-from trainer.inference import TorchScorer, predict  # noqa: E402
-from trainer.lightning_module import BirdModule  # noqa: E402
-from trainer.onnx_export import OnnxScorer, export_onnx  # noqa: E402
-from trainer.train import save_module  # noqa: E402
+from tests.synthetic_birds import soundscape
+from trainer.classes import load_species
+from trainer.config import TrainConfig
+from trainer.data.dataset import read_segment
+from trainer.frontend import MelFrontEnd, to_model_rate
+from trainer.inference import TorchScorer, predict
+from trainer.lightning_module import BirdModule
+from trainer.onnx_export import OnnxScorer, export_onnx
+from trainer.train import save_module
 
 
 def per_window_baseline(path: Path, scorer: TorchScorer, limit: int) -> float:
@@ -46,7 +46,7 @@ def per_window_baseline(path: Path, scorer: TorchScorer, limit: int) -> float:
     return limit / (time.perf_counter() - start)
 
 
-def model_only(fn, mels: np.ndarray, repeats: int) -> float:  # noqa: ANN001
+def model_only(fn, mels: np.ndarray, repeats: int) -> float:
     fn(mels)  # warm-up
     start = time.perf_counter()
     for _ in range(repeats):
@@ -90,7 +90,7 @@ def main() -> None:
 
         quantize_dynamic(str(onnx_path), str(work / "model.int8.onnx"), weight_type=QuantType.QInt8)
         int8_model = model_only(OnnxScorer(work / "model.int8.onnx", threads=args.threads).logits, mels, 5)
-    except Exception as exc:  # noqa: BLE001 - report and go on; quantisation support varies by build
+    except Exception as exc:
         print(f"INT8 quantisation failed: {exc}")
 
     rows = [

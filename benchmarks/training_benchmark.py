@@ -22,16 +22,16 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trainer.config import TrainConfig  # noqa: E402
-from trainer.lightning_module import BirdModule  # noqa: E402
+from trainer.config import TrainConfig
+from trainer.lightning_module import BirdModule
 
 
 class _Timer(pl.Callback):
-    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:  # noqa: ANN001
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
         if batch_idx == 5:  # skip warm-up steps
             self.start = time.perf_counter()
 
-    def on_train_end(self, trainer, module) -> None:  # noqa: ANN001
+    def on_train_end(self, trainer, module) -> None:
         self.elapsed = time.perf_counter() - self.start
 
 

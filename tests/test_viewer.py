@@ -292,11 +292,11 @@ def test_dropping_files_opens_them(window: MainWindow, tmp_path: Path) -> None:
     assert window.current is not None and window.current.path == path.absolute()
 
 
-def _drag(qtbot, view, start: tuple[float, float], end: tuple[float, float], modifier) -> None:  # noqa: ANN001
+def _drag(qtbot, view, start: tuple[float, float], end: tuple[float, float], modifier) -> None:
     """A real mouse drag on the spectrogram from (s, Hz) to (s, Hz) with a keyboard modifier."""
     from PySide6.QtTest import QTest
 
-    def pixel(point: tuple[float, float]):  # noqa: ANN202
+    def pixel(point: tuple[float, float]):
         return view.mapFromScene(view.view_box.mapViewToScene(QPointF(*point)))
 
     viewport = view.viewport()

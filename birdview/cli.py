@@ -9,7 +9,7 @@ from pathlib import Path
 from birdview.audio.recording import AudioFileError, find_audio_files, probe
 from birdview.spectrogram.ticks import format_time
 
-SUBCOMMANDS = ("info",)
+SUBCOMMANDS = ("info", "add", "import", "export", "relink")
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -49,10 +49,120 @@ def _info(argv: list[str]) -> int:
     return 1 if failures else 0
 
 
+def _open_project(folder: Path, create: bool = False):
+    from birdview.store.project import Project
+    from trainer.classes import load_species
+
+    return Project.open(folder, create=create, species=load_species() if create else None)
+
+
+def _add(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="birdview add", description="Add recordings to a project (created if need be)."
+    )
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--site", help="recorder site of these recordings")
+    parser.add_argument("paths", nargs="+", help="recordings or folders")
+    args = parser.parse_args(argv)
+    with _open_project(args.project, create=True) as project:
+        added, problems = project.add_recordings(args.paths, site=args.site)
+        for row in added:
+            print(f"added\t{row.path}\t{format_time(row.duration_s)}")
+        for problem in problems:
+            print(f"birdview: {problem}", file=sys.stderr)
+        print(f"{len(added)} recording(s) added; the project has {len(project.recordings())}")
+    return 1 if problems and not added else 0
+
+
+def _parse_mapping(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        name, sep, code = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"birdview import: --map expects NAME=CODE, not {pair!r}")
+        mapping[name.strip()] = code.strip()
+    return mapping
+
+
+def _import(argv: list[str]) -> int:
+    from birdview.formats.transfer import IMPORT_FORMATS, import_files
+
+    parser = argparse.ArgumentParser(prog="birdview import", description="Import label files into a project.")
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--format", required=True, choices=IMPORT_FORMATS)
+    parser.add_argument("--recording", help="the recording of tables that do not name one")
+    parser.add_argument("--map", action="append", default=[], metavar="NAME=CODE", help="species name to code")
+    parser.add_argument("--add-unknown", action="store_true", help="add species the project does not know")
+    parser.add_argument("--label-column", help="Raven: the column holding the species")
+    parser.add_argument("--author")
+    parser.add_argument("files", nargs="+")
+    args = parser.parse_args(argv)
+    with _open_project(args.project) as project:
+        report = import_files(
+            project,
+            args.format,
+            args.files,
+            args.recording,
+            _parse_mapping(args.map),
+            args.add_unknown,
+            args.label_column,
+            args.author,
+        )
+    if report.species_added:
+        print(f"species added: {', '.join(report.species_added)}")
+    print(f"{report.added} label(s) imported, {report.duplicates} already in the project")
+    return 0
+
+
+def _export(argv: list[str]) -> int:
+    from birdview.formats.transfer import EXPORT_FORMATS, export
+
+    parser = argparse.ArgumentParser(prog="birdview export", description="Export a project's labels.")
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    parser.add_argument("--out", type=Path, required=True, help="a file, or a folder for per-recording tables/clips")
+    parser.add_argument("--species", help="only this species")
+    parser.add_argument("--kind", choices=["call", "hard_negative", "uncertain"])
+    parser.add_argument("--status", choices=["unreviewed", "confirmed", "rejected"])
+    parser.add_argument("--pad", type=float, default=0.0, help="clips: seconds added on each side")
+    args = parser.parse_args(argv)
+    with _open_project(args.project) as project:
+        chosen = project.annotations(species=args.species, kind=args.kind, status=args.status)
+        written = export(project, args.format, args.out, chosen, args.pad)
+    for path in written:
+        print(path)
+    print(f"{len(chosen)} label(s) exported to {len(written)} file(s)", file=sys.stderr)
+    return 0
+
+
+def _relink(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="birdview relink", description="Find moved recordings by name and hash.")
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("folders", nargs="+")
+    args = parser.parse_args(argv)
+    with _open_project(args.project) as project:
+        for row, new in project.relink(args.folders):
+            print(f"relinked\t{row.path}\t{new}")
+        still = project.missing_recordings()
+        for row in still:
+            print(f"birdview: still missing: {row.path}", file=sys.stderr)
+    return 1 if still else 0
+
+
+HEADLESS = {"info": _info, "add": _add, "import": _import, "export": _export, "relink": _relink}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "info":
-        return _info(argv[1:])
+    if argv and argv[0] in HEADLESS:
+        from birdview.formats.labels import LabelFileError
+        from birdview.store.project import ProjectError
+
+        try:
+            return HEADLESS[argv[0]](argv[1:])
+        except (LabelFileError, ProjectError) as exc:
+            print(f"birdview {argv[0]}: error: {exc}", file=sys.stderr)
+            return 2
     args = _gui_parser().parse_args(argv)
     if args.screenshot is not None:
         from birdview.gui.app import screenshot

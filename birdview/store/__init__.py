@@ -1,0 +1,1 @@
+"""The project store (SQLite): recordings, species, labels, predictions, models. No Qt here."""

@@ -1,0 +1,512 @@
+"""A birdview project: a folder with ``project.sqlite`` (WAL, foreign keys, migrations) and caches.
+
+Every edit is one committed transaction, made durable before the call returns: there is no
+Save, and nothing is lost if the app or the machine dies. Edits of annotations are also kept on
+an undo stack (per open project) whose undo and redo are themselves committed edits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from birdview.audio.recording import AudioFileError, find_audio_files, probe
+from birdview.store.schema import migrate
+
+DATABASE = "project.sqlite"
+KINDS = ("call", "hard_negative", "uncertain")
+STATUSES = ("unreviewed", "confirmed", "rejected")
+SOURCES = ("user", "model_review", "import")
+_HASH_BLOCK = 1 << 20
+
+
+class ProjectError(ValueError):
+    pass
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def content_hash(path: Path) -> str:
+    """SHA-1 of the size, the first and the last MiB: enough to recognise a moved recording
+    without reading gigabytes."""
+    size = path.stat().st_size
+    digest = hashlib.sha1(str(size).encode())
+    with open(path, "rb") as handle:
+        digest.update(handle.read(_HASH_BLOCK))
+        if size > _HASH_BLOCK:
+            handle.seek(max(_HASH_BLOCK, size - _HASH_BLOCK))
+            digest.update(handle.read(_HASH_BLOCK))
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class RecordingRow:
+    id: int
+    path: Path
+    name: str
+    size: int
+    content_hash: str
+    duration_s: float
+    sample_rate: int
+    channels: int
+    start_time: str | None
+    site: str | None
+
+
+@dataclass(frozen=True)
+class Annotation:
+    recording_id: int
+    start_s: float
+    end_s: float
+    low_hz: float | None = None
+    high_hz: float | None = None
+    species: str | None = None
+    kind: str = "call"
+    status: str = "unreviewed"
+    source: str = "user"
+    score: float | None = None
+    model_version: int | None = None
+    author: str | None = None
+    note: str | None = None
+    channel: int | None = None
+    id: int | None = None
+    created_at: str = ""
+    updated_at: str = ""
+
+    @property
+    def whole_band(self) -> bool:
+        return self.low_hz is None or self.high_hz is None
+
+    def identity(self) -> tuple:
+        """What makes two labels the same label (for imports that must not duplicate)."""
+
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 3)
+
+        return (
+            self.recording_id,
+            r(self.start_s),
+            r(self.end_s),
+            r(self.low_hz),
+            r(self.high_hz),
+            self.species,
+            self.kind,
+        )
+
+
+ANNOTATION_COLUMNS = tuple(f.name for f in fields(Annotation))
+
+
+@dataclass
+class _Change:
+    description: str
+    before: dict[int, Annotation | None]
+    after: dict[int, Annotation | None]
+
+
+@dataclass
+class ImportResult:
+    added: list[Annotation]
+    duplicates: int
+
+
+class Project:
+    def __init__(self, folder: Path, connection: sqlite3.Connection) -> None:
+        self.folder = folder
+        self.db = connection
+        self._undo: list[_Change] = []
+        self._redo: list[_Change] = []
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, folder: str | Path, create: bool = False, species: Iterable[str] | None = None) -> Project:
+        folder = Path(folder)
+        path = folder / DATABASE
+        if not path.exists() and not create:
+            raise ProjectError(f"{folder}: not a birdview project (no {DATABASE}); create it with birdview add")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            migrate(connection)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise ProjectError(f"{path}: cannot open the project database ({exc})") from None
+        project = cls(folder, connection)
+        if species is not None and not project.species_codes():
+            project.add_species([(code, None, None) for code in species], user_added=False)
+        return project
+
+    @classmethod
+    def create(cls, folder: str | Path, species: Iterable[str] | None = None) -> Project:
+        return cls.open(folder, create=True, species=species)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    # -- recordings ------------------------------------------------------------------------------
+
+    def add_recordings(
+        self, paths: Sequence[str | Path], site: str | None = None
+    ) -> tuple[list[RecordingRow], list[str]]:
+        """Add files and folders; returns what was added and a problem line for each file that
+        could not be read. Files already in the project are left as they are."""
+        added, problems = [], []
+        for path in find_audio_files(list(paths)):
+            path = Path(path).absolute()
+            if self.recording_by_path(path) is not None:
+                continue
+            try:
+                info = probe(path)
+                digest = content_hash(path)
+            except AudioFileError as exc:
+                problems.append(str(exc))
+                continue
+            except OSError as exc:
+                problems.append(f"{path}: {exc.strerror or exc}")
+                continue
+            with self._transaction():
+                cursor = self.db.execute(
+                    "INSERT INTO recordings(path, name, size, content_hash, duration_s, sample_rate, channels, "
+                    "start_time, added_at, site) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        str(path),
+                        path.name,
+                        path.stat().st_size,
+                        digest,
+                        info.duration_s,
+                        info.sample_rate,
+                        info.channels,
+                        info.start_time.isoformat() if info.start_time else None,
+                        now(),
+                        site,
+                    ),
+                )
+            added.append(self.recording(cursor.lastrowid))
+        return added, problems
+
+    _RECORDING_SELECT = (
+        "SELECT id, path, name, size, content_hash, duration_s, sample_rate, channels, start_time, site FROM recordings"
+    )
+
+    def _recording_row(self, row: tuple | None) -> RecordingRow | None:
+        if row is None:
+            return None
+        return RecordingRow(row[0], Path(row[1]), *row[2:])
+
+    def recordings(self) -> list[RecordingRow]:
+        return [self._recording_row(r) for r in self.db.execute(self._RECORDING_SELECT + " ORDER BY path")]
+
+    def recording(self, recording_id: int) -> RecordingRow:
+        row = self._recording_row(self.db.execute(self._RECORDING_SELECT + " WHERE id = ?", (recording_id,)).fetchone())
+        if row is None:
+            raise ProjectError(f"no recording {recording_id} in {self.folder}")
+        return row
+
+    def recording_by_path(self, path: str | Path) -> RecordingRow | None:
+        return self._recording_row(
+            self.db.execute(self._RECORDING_SELECT + " WHERE path = ?", (str(Path(path).absolute()),)).fetchone()
+        )
+
+    def find_recording(self, reference: str) -> RecordingRow | None:
+        """By full path, then by file name, then by file stem (each only when unambiguous)."""
+        by_path = self.recording_by_path(reference)
+        if by_path is not None:
+            return by_path
+        name = Path(str(reference).replace("\\", "/")).name
+        rows = self.recordings()
+        for matches in (lambda r: r.name == name, lambda r: Path(r.name).stem == Path(name).stem):
+            found = [r for r in rows if matches(r)]
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise ProjectError(f"{reference!r} matches {len(found)} recordings; give the full path")
+        return None
+
+    def missing_recordings(self) -> list[RecordingRow]:
+        return [r for r in self.recordings() if not r.path.exists()]
+
+    def relink(self, folders: Sequence[str | Path]) -> list[tuple[RecordingRow, Path]]:
+        """Find moved recordings under folders by file name and content hash; update their paths."""
+        missing = {r.name: [] for r in self.missing_recordings()}
+        for r in self.missing_recordings():
+            missing[r.name].append(r)
+        if not missing:
+            return []
+        moved = []
+        for candidate in find_audio_files(list(folders)):
+            for row in missing.get(candidate.name, []):
+                try:
+                    if content_hash(candidate) != row.content_hash:
+                        continue
+                except OSError:
+                    continue
+                with self._transaction():
+                    self.db.execute("UPDATE recordings SET path = ? WHERE id = ?", (str(candidate.absolute()), row.id))
+                moved.append((row, candidate.absolute()))
+                missing[candidate.name].remove(row)
+                break
+        return moved
+
+    # -- species ---------------------------------------------------------------------------------
+
+    def add_species(self, entries: Iterable[tuple[str, str | None, str | None]], user_added: bool = True) -> int:
+        with self._transaction():
+            cursor = self.db.executemany(
+                "INSERT OR IGNORE INTO species(code, common_name, scientific_name, user_added) VALUES (?, ?, ?, ?)",
+                [(code, common, scientific, int(user_added)) for code, common, scientific in entries],
+            )
+        return cursor.rowcount
+
+    def species_codes(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT code FROM species ORDER BY code")]
+
+    def species_table(self) -> list[tuple[str, str | None, str | None]]:
+        return list(self.db.execute("SELECT code, common_name, scientific_name FROM species ORDER BY code"))
+
+    def resolve_species(self, label: str) -> str | None:
+        """A species code for a label given as code, common name or scientific name (any case)."""
+        text = label.strip()
+        row = self.db.execute(
+            "SELECT code FROM species WHERE code = ?1 OR lower(code) = lower(?1) OR lower(common_name) = lower(?1) "
+            "OR lower(scientific_name) = lower(?1) ORDER BY code = ?1 DESC LIMIT 1",
+            (text,),
+        ).fetchone()
+        return row[0] if row else None
+
+    # -- annotations -----------------------------------------------------------------------------
+
+    def _check(self, annotation: Annotation) -> None:
+        if annotation.kind not in KINDS:
+            raise ProjectError(f"kind must be one of {', '.join(KINDS)}, not {annotation.kind!r}")
+        if annotation.status not in STATUSES:
+            raise ProjectError(f"status must be one of {', '.join(STATUSES)}, not {annotation.status!r}")
+        if annotation.source not in SOURCES:
+            raise ProjectError(f"source must be one of {', '.join(SOURCES)}, not {annotation.source!r}")
+        if annotation.end_s < annotation.start_s:
+            raise ProjectError(f"a label cannot end ({annotation.end_s} s) before it starts ({annotation.start_s} s)")
+        if annotation.species is not None and annotation.species not in self._species_set():
+            raise ProjectError(f"unknown species {annotation.species!r}: add it to the project first")
+
+    def _species_set(self) -> set[str]:
+        return set(self.species_codes())
+
+    def _insert(self, annotation: Annotation) -> Annotation:
+        stamp = now()
+        annotation = replace(annotation, created_at=annotation.created_at or stamp, updated_at=stamp)
+        values = asdict(annotation)
+        columns = [c for c in ANNOTATION_COLUMNS if c != "id" or annotation.id is not None]
+        cursor = self.db.execute(
+            f"INSERT INTO annotations({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+            [values[c] for c in columns],
+        )
+        return replace(annotation, id=cursor.lastrowid)
+
+    def _write(self, annotation: Annotation) -> None:
+        values = asdict(annotation)
+        assignments = ", ".join(f"{c} = ?" for c in ANNOTATION_COLUMNS if c != "id")
+        self.db.execute(
+            f"UPDATE annotations SET {assignments} WHERE id = ?",
+            [values[c] for c in ANNOTATION_COLUMNS if c != "id"] + [annotation.id],
+        )
+
+    def add_annotation(self, annotation: Annotation, description: str = "add label") -> Annotation:
+        return self.add_annotations([annotation], description)[0]
+
+    def add_annotations(self, annotations: Sequence[Annotation], description: str = "add labels") -> list[Annotation]:
+        for annotation in annotations:
+            self._check(annotation)
+        with self._transaction():
+            added = [self._insert(replace(a, id=None)) for a in annotations]
+        self._record(_Change(description, {a.id: None for a in added}, {a.id: a for a in added}))
+        return added
+
+    def update_annotations(
+        self, ids: Sequence[int], description: str = "edit labels", **changes: object
+    ) -> list[Annotation]:
+        unknown = set(changes) - set(ANNOTATION_COLUMNS) - {"id", "created_at", "updated_at"}
+        if unknown or "id" in changes:
+            raise ProjectError(f"cannot change {', '.join(sorted(unknown or {'id'}))} of a label")
+        before = {a.id: a for a in self.annotations_by_id(ids)}
+        after = {i: replace(a, **changes, updated_at=now()) for i, a in before.items()}
+        for annotation in after.values():
+            self._check(annotation)
+        with self._transaction():
+            for annotation in after.values():
+                self._write(annotation)
+        self._record(_Change(description, dict(before), dict(after)))
+        return list(after.values())
+
+    def update_annotation(self, annotation_id: int, **changes: object) -> Annotation:
+        return self.update_annotations([annotation_id], "edit label", **changes)[0]
+
+    def delete_annotations(self, ids: Sequence[int], description: str = "delete labels") -> int:
+        before = {a.id: a for a in self.annotations_by_id(ids)}
+        with self._transaction():
+            self.db.executemany("DELETE FROM annotations WHERE id = ?", [(i,) for i in before])
+        self._record(_Change(description, dict(before), {i: None for i in before}))
+        return len(before)
+
+    def import_annotations(self, annotations: Sequence[Annotation], description: str = "import") -> ImportResult:
+        """Add labels in one transaction, leaving out those the project already has."""
+        for annotation in annotations:
+            self._check(annotation)
+        recording_ids = {a.recording_id for a in annotations}
+        existing = {a.identity() for rid in recording_ids for a in self.annotations(recording_id=rid)}
+        fresh, duplicates = [], 0
+        for annotation in annotations:
+            key = annotation.identity()
+            if key in existing:
+                duplicates += 1
+                continue
+            existing.add(key)
+            fresh.append(annotation)
+        with self._transaction():
+            added = [self._insert(replace(a, id=None)) for a in fresh]
+        if added:
+            self._record(_Change(description, {a.id: None for a in added}, {a.id: a for a in added}))
+        return ImportResult(added, duplicates)
+
+    def annotations_by_id(self, ids: Sequence[int]) -> list[Annotation]:
+        found = []
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            found += self._select(f"id IN ({', '.join('?' for _ in chunk)})", chunk)
+        return found
+
+    def annotation(self, annotation_id: int) -> Annotation:
+        rows = self.annotations_by_id([annotation_id])
+        if not rows:
+            raise ProjectError(f"no label {annotation_id}")
+        return rows[0]
+
+    def _select(self, where: str, parameters: Sequence, order: str = "recording_id, start_s, id") -> list[Annotation]:
+        query = f"SELECT {', '.join(ANNOTATION_COLUMNS)} FROM annotations WHERE {where} ORDER BY {order}"
+        return [Annotation(*row) for row in self.db.execute(query, list(parameters))]
+
+    def annotations(
+        self,
+        recording_id: int | None = None,
+        start_s: float | None = None,
+        end_s: float | None = None,
+        species: str | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        source: str | None = None,
+    ) -> list[Annotation]:
+        """Labels matching every filter given; a time range keeps labels that overlap it."""
+        clauses, parameters = ["1"], []
+        for column, value in (
+            ("recording_id", recording_id),
+            ("species", species),
+            ("kind", kind),
+            ("status", status),
+            ("source", source),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                parameters.append(value)
+        if end_s is not None:
+            clauses.append("start_s <= ?")
+            parameters.append(end_s)
+        if start_s is not None:
+            clauses.append("end_s >= ?")
+            parameters.append(start_s)
+        return self._select(" AND ".join(clauses), parameters)
+
+    def count_annotations(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM annotations").fetchone()[0])
+
+    # -- undo / redo -----------------------------------------------------------------------------
+
+    def _record(self, change: _Change) -> None:
+        self._undo.append(change)
+        self._redo.clear()
+
+    @property
+    def undo_description(self) -> str | None:
+        return self._undo[-1].description if self._undo else None
+
+    @property
+    def redo_description(self) -> str | None:
+        return self._redo[-1].description if self._redo else None
+
+    def undo(self) -> str | None:
+        if not self._undo:
+            return None
+        change = self._undo.pop()
+        self._restore(change.before)
+        self._redo.append(change)
+        return change.description
+
+    def redo(self) -> str | None:
+        if not self._redo:
+            return None
+        change = self._redo.pop()
+        self._restore(change.after)
+        self._undo.append(change)
+        return change.description
+
+    def _restore(self, state: dict[int, Annotation | None]) -> None:
+        with self._transaction():
+            for annotation_id, annotation in state.items():
+                exists = self.db.execute("SELECT 1 FROM annotations WHERE id = ?", (annotation_id,)).fetchone()
+                if annotation is None:
+                    self.db.execute("DELETE FROM annotations WHERE id = ?", (annotation_id,))
+                elif exists:
+                    self._write(annotation)
+                else:
+                    self._insert(annotation)
+
+    # -- settings ----------------------------------------------------------------------------------
+
+    def get_setting(self, key: str, default: object = None) -> object:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (f"setting.{key}",)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_setting(self, key: str, value: object) -> None:
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (f"setting.{key}", json.dumps(value)),
+            )
+
+
+class _Transaction:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.connection.execute("BEGIN IMMEDIATE")
+        return self.connection
+
+    def __exit__(self, kind: type | None, error: BaseException | None, *_: object) -> None:
+        if kind is None:
+            try:
+                self.connection.execute("COMMIT")
+                return
+            except sqlite3.DatabaseError as exc:
+                error = exc
+        if self.connection.in_transaction:
+            self.connection.execute("ROLLBACK")
+        if isinstance(error, sqlite3.DatabaseError):
+            # e.g. a full disk: the edit is refused whole and everything saved before stays.
+            raise ProjectError(f"could not save the change ({error}); nothing of it was saved") from None

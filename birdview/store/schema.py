@@ -1,0 +1,116 @@
+"""The project database's schema, as numbered migrations applied in order.
+
+Version 1 is the first schema projects were created with; every later step changes a project in
+place, inside one transaction, so an interrupted upgrade leaves the old version intact.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE recordings (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        duration_s REAL NOT NULL,
+        sample_rate INTEGER NOT NULL,
+        channels INTEGER NOT NULL,
+        start_time TEXT,
+        added_at TEXT NOT NULL
+    );
+    CREATE INDEX recordings_by_hash ON recordings(content_hash);
+    CREATE TABLE species (
+        code TEXT PRIMARY KEY,
+        common_name TEXT,
+        scientific_name TEXT,
+        user_added INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE models (
+        version INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,
+        parent INTEGER REFERENCES models(version),
+        created_at TEXT NOT NULL,
+        classes TEXT NOT NULL,
+        metrics TEXT,
+        active INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE annotations (
+        id INTEGER PRIMARY KEY,
+        recording_id INTEGER NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+        start_s REAL NOT NULL,
+        end_s REAL NOT NULL,
+        low_hz REAL,
+        high_hz REAL,
+        species TEXT REFERENCES species(code) ON UPDATE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('call', 'hard_negative', 'uncertain')),
+        status TEXT NOT NULL CHECK (status IN ('unreviewed', 'confirmed', 'rejected')),
+        source TEXT NOT NULL CHECK (source IN ('user', 'model_review', 'import')),
+        score REAL,
+        model_version INTEGER REFERENCES models(version),
+        author TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        CHECK (end_s >= start_s)
+    );
+    CREATE INDEX annotations_by_time ON annotations(recording_id, start_s);
+    CREATE TABLE predictions (
+        model_version INTEGER NOT NULL REFERENCES models(version) ON DELETE CASCADE,
+        recording_id INTEGER NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+        first_window INTEGER NOT NULL,
+        windows INTEGER NOT NULL,
+        scores BLOB NOT NULL,
+        PRIMARY KEY (model_version, recording_id, first_window)
+    );
+    """,
+    # 2: recorder site per recording; free-text notes and the channel of an annotation
+    """
+    ALTER TABLE recordings ADD COLUMN site TEXT;
+    ALTER TABLE annotations ADD COLUMN note TEXT;
+    ALTER TABLE annotations ADD COLUMN channel INTEGER;
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaError(RuntimeError):
+    pass
+
+
+def current_version(connection: sqlite3.Connection) -> int:
+    exists = connection.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+    if not exists:
+        return 0
+    row = connection.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Bring the database to SCHEMA_VERSION; returns the version it had."""
+    found = current_version(connection)
+    if found > SCHEMA_VERSION:
+        raise SchemaError(
+            f"this project was written by a newer birdview (schema {found}; this one knows {SCHEMA_VERSION})"
+        )
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        statements = [s.strip() for s in MIGRATIONS[version - 1].split(";") if s.strip()]
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                connection.execute(statement)
+            connection.execute(
+                "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(version),),
+            )
+            connection.execute("COMMIT")
+        except Exception:
+            connection.execute("ROLLBACK")
+            raise
+    return found

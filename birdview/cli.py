@@ -23,6 +23,7 @@ def _gui_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", type=Path, metavar="OUT.png", help="render the window to a PNG and exit")
     parser.add_argument("--start", type=float, help="with --screenshot: view start in seconds")
     parser.add_argument("--span", type=float, help="with --screenshot: seconds shown")
+    parser.add_argument("--project", type=Path, metavar="DIR", help="open (or create) this project")
     parser.add_argument(
         "--tile-cache", type=Path, metavar="DIR", help="also keep spectrogram tiles on disk here (faster reopening)"
     )
@@ -167,10 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot is not None:
         from birdview.gui.app import screenshot
 
-        return screenshot(args.paths, args.screenshot, args.start, args.span, tile_cache=args.tile_cache)
+        return screenshot(
+            args.paths, args.screenshot, args.start, args.span, tile_cache=args.tile_cache, project=args.project
+        )
     from birdview.gui.app import run_gui
 
-    return run_gui(args.paths, tile_cache=args.tile_cache)
+    return run_gui(args.paths, tile_cache=args.tile_cache, project=args.project)
 
 
 if __name__ == "__main__":

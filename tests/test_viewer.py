@@ -304,7 +304,7 @@ def _drag(qtbot, view, start: tuple[float, float], end: tuple[float, float], mod
     QTest.mousePress(viewport, Qt.MouseButton.LeftButton, modifier, a)
     for i in range(1, 11):
         QTest.mouseMove(viewport, a + (b - a) * i / 10)
-        qtbot.wait(5)
+        qtbot.wait(12)  # pyqtgraph handles at most 100 mouse moves a second and drops the rest
     QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, modifier, b)
 
 

@@ -18,10 +18,12 @@ def make_application() -> QApplication:
     return app
 
 
-def run_gui(paths: list[str], tile_cache: Path | None = None) -> int:
+def run_gui(paths: list[str], tile_cache: Path | None = None, project: Path | None = None) -> int:
     app = make_application()
     window = MainWindow(tile_cache_dir=tile_cache)
     window.show()
+    if project is not None:
+        window.open_project(project)
     if paths:
         window.open_paths(paths)
     return app.exec()
@@ -34,6 +36,7 @@ def screenshot(
     span_s: float | None,
     timeout_s: float = 120.0,
     tile_cache: Path | None = None,
+    project: Path | None = None,
 ) -> int:
     """Render the main window showing ``paths`` at the given view to ``out``; 0 when a
     recording was shown, 1 when none could be opened (the PNG then shows why)."""
@@ -42,6 +45,8 @@ def screenshot(
     app = make_application()
     window = MainWindow(tile_cache_dir=tile_cache)
     window.show()
+    if project is not None:
+        window.open_project(project)
     window.open_paths(paths)
     window.wait_until_ready(timeout_s)
     if window.current is not None and (start_s is not None or span_s is not None):

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from birdview.audio.playback import AudioDeviceError, Player, StreamFactory, sounddevice_stream
 from birdview.audio.recording import AUDIO_EXTENSIONS, AudioFileError, Recording, RecordingInfo, find_audio_files, probe
 from birdview.gui.display_panel import DisplayPanel, load_settings, save_settings
+from birdview.gui.labeling import LabelingController
 from birdview.gui.overview_strip import OverviewStrip
 from birdview.gui.recordings_panel import RecordingsPanel
 from birdview.gui.spectrogram_view import SpectrogramView
@@ -31,6 +32,7 @@ from birdview.spectrogram.cache import TileDiskCache
 from birdview.spectrogram.service import TileService
 from birdview.spectrogram.settings import DisplaySettings, SpectrogramSettings
 from birdview.spectrogram.ticks import format_time
+from birdview.store.project import Annotation, Project, ProjectError, RecordingRow, content_hash
 
 _PLAYHEAD_MS = 30
 _SCROLL_UNITS_PER_S = 100
@@ -40,7 +42,7 @@ NO_AUDIO_TEXT = "No audio output device: playback off"
 
 
 class _ProbeBridge(QObject):
-    probed = Signal(object)
+    probed = Signal(object, object)  # RecordingInfo, content hash (None without a project)
     failed = Signal(object, str)
 
 
@@ -75,6 +77,8 @@ class MainWindow(QMainWindow):
         self.recordings: dict[Path, Recording] = {}
         self.current: Recording | None = None
         self.problems: list[str] = []
+        self.project: Project | None = None
+        self.project_rows: dict[Path, RecordingRow] = {}
         self._pending_probes = 0
         self._probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="probe")
         self._probe_bridge = _ProbeBridge()
@@ -116,6 +120,9 @@ class MainWindow(QMainWindow):
         self._playhead_timer = QTimer(self, interval=_PLAYHEAD_MS)
         self._playhead_timer.timeout.connect(self._follow_playhead)
         self._build_menus()
+        self.labeling = LabelingController(self, self.view, self.menuBar().addMenu("&Labels"))
+        labels_dock = self._add_dock("Labels", self.labeling.panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.resizeDocks([labels_dock], [380], Qt.Orientation.Horizontal)
         self._connect()
         self.statusBar().showMessage("Open recordings with File ▸ Open, or drop files or folders here.")
 
@@ -140,6 +147,10 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "Open files…", self._choose_files, QKeySequence.StandardKey.Open)
         self._action(file_menu, "Open folder…", self._choose_folder, "Ctrl+Shift+O")
+        file_menu.addSeparator()
+        self._action(file_menu, "New or open project…", self._choose_project, "Ctrl+Shift+P")
+        self.recent_menu = file_menu.addMenu("Recent projects")
+        self._fill_recent_menu()
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
         view_menu = self.menuBar().addMenu("&View")
@@ -181,22 +192,28 @@ class MainWindow(QMainWindow):
                 continue
             self._pending_probes += 1
             self.recordings_panel.add_pending(path)
-            self._probe_pool.submit(self._probe, path)
+            self._probe_pool.submit(self._probe, path, self.project is not None)
         if not self.recordings_panel.paths() and not self._pending_probes:
             self.statusBar().showMessage("No audio files found in " + ", ".join(str(p) for p in paths))
 
-    def _probe(self, path: Path) -> None:
+    def _probe(self, path: Path, with_hash: bool) -> None:
         try:
             info = probe(path)
+            digest = content_hash(path) if with_hash else None
         except AudioFileError as exc:
             self._probe_bridge.failed.emit(path, exc.problem)
         except Exception as exc:
             self._probe_bridge.failed.emit(path, f"cannot be read ({exc})")
         else:
-            self._probe_bridge.probed.emit(info)
+            self._probe_bridge.probed.emit(info, digest)
 
-    def _on_probed(self, info: RecordingInfo) -> None:
+    def _on_probed(self, info: RecordingInfo, digest: str | None) -> None:
         self._pending_probes -= 1
+        if self.project is not None and digest is not None:
+            try:
+                self.project_rows[info.path] = self.project.add_probed(info, digest)
+            except ProjectError as exc:
+                self._report_problem(info.path, f"not added to the project: {exc}")
         self.recordings_panel.add_recording(info)
         self.recordings[info.path] = Recording(info)
         if info.warning:
@@ -239,6 +256,7 @@ class MainWindow(QMainWindow):
         self.recordings_panel.select(recording.path)
         self.view.set_recording(recording)
         self.overview.set_recording(recording, self.view.spectrogram_settings)
+        self.labeling.set_recording(self.project_rows.get(recording.path))
         info = recording.info
         self.setWindowTitle(f"birdview — {info.path.name}")
         self._update_scrollbar()
@@ -246,6 +264,61 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 f"{info.path.name}: {format_time(info.duration_s)}, {info.sample_rate} Hz, {info.channels} ch"
             )
+
+    # -- projects ---------------------------------------------------------------------------------
+
+    def open_project(self, folder: str | Path) -> Project:
+        """Open (or create) a project and list its recordings; new files dropped in are added to it."""
+        from trainer.classes import load_species
+
+        folder = Path(folder).absolute()
+        new = not (folder / "project.sqlite").exists()
+        project = Project.open(folder, create=True, species=load_species() if new else None)
+        if self.project is not None:
+            self.project.close()
+        self.project = project
+        self.project_rows = {row.path: row for row in project.recordings()}
+        self.tiles.disk = TileDiskCache(folder / "cache" / "tiles")
+        self.labeling.set_project(project, self._jump_to_label)
+        self.setWindowTitle(f"birdview — {folder.name}")
+        self._remember_project(folder)
+        missing = project.missing_recordings()
+        if missing:
+            self.statusBar().showMessage(
+                f"{len(missing)} recording(s) of the project are not where they were; "
+                "relink them with: birdview relink --project " + str(folder) + " FOLDER"
+            )
+        self.open_paths([row.path for row in project.recordings()])
+        return project
+
+    def _choose_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose or create a project folder")
+        if folder:
+            self.open_project(folder)
+
+    def _remember_project(self, folder: Path) -> None:
+        recent = [str(folder)] + [p for p in self._recent_projects() if p != str(folder)]
+        self.settings.setValue("recent_projects", recent[:10])
+        self._fill_recent_menu()
+
+    def _recent_projects(self) -> list[str]:
+        value = self.settings.value("recent_projects") or []
+        return [value] if isinstance(value, str) else list(value)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for folder in self._recent_projects():
+            action = self.recent_menu.addAction(folder)
+            action.triggered.connect(lambda _=False, f=folder: self.open_project(f))
+
+    def _jump_to_label(self, annotation: Annotation) -> None:
+        path = next((p for p, row in self.project_rows.items() if row.id == annotation.recording_id), None)
+        if path is None:
+            return
+        self.show_recording(path)
+        span = self._span()
+        centre = (annotation.start_s + annotation.end_s) / 2
+        self.view.set_view(centre - span / 2, span)
 
     def _step_recording(self, step: int) -> None:
         openable = [p for p in self.recordings_panel.paths() if p in self.recordings]
@@ -288,6 +361,7 @@ class MainWindow(QMainWindow):
     def _on_view_changed(self, t0: float, t1: float) -> None:
         self.overview.set_view_region(t0, t1)
         self._update_scrollbar()
+        self.labeling.refresh_visible()
 
     def _update_scrollbar(self) -> None:
         if self.current is None:
@@ -316,6 +390,8 @@ class MainWindow(QMainWindow):
             )
         self.view.set_spectrogram_settings(settings)
         self.overview.set_recording(self.current, settings)
+        self.labeling.layer.clear()
+        self.labeling.refresh_visible()
         save_settings(self.settings, settings, self.view.display_settings)
 
     def _on_display_settings(self, settings: DisplaySettings) -> None:
@@ -416,3 +492,6 @@ class MainWindow(QMainWindow):
         self._probe_pool.shutdown(wait=False, cancel_futures=True)
         for recording in self.recordings.values():
             recording.close()
+        if self.project is not None:
+            self.project.close()
+            self.project = None

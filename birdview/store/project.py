@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from birdview.audio.recording import AudioFileError, find_audio_files, probe
+from birdview.audio.recording import AudioFileError, RecordingInfo, find_audio_files, probe
 from birdview.store.schema import migrate
 
 DATABASE = "project.sqlite"
@@ -183,25 +183,34 @@ class Project:
             except OSError as exc:
                 problems.append(f"{path}: {exc.strerror or exc}")
                 continue
-            with self._transaction():
-                cursor = self.db.execute(
-                    "INSERT INTO recordings(path, name, size, content_hash, duration_s, sample_rate, channels, "
-                    "start_time, added_at, site) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        str(path),
-                        path.name,
-                        path.stat().st_size,
-                        digest,
-                        info.duration_s,
-                        info.sample_rate,
-                        info.channels,
-                        info.start_time.isoformat() if info.start_time else None,
-                        now(),
-                        site,
-                    ),
-                )
-            added.append(self.recording(cursor.lastrowid))
+            added.append(self.add_probed(info, digest, site))
         return added, problems
+
+    def add_probed(self, info: RecordingInfo, digest: str, site: str | None = None) -> RecordingRow:
+        """Add a recording already probed and hashed (e.g. on a worker thread); returns its row,
+        the existing one when the path is already in the project."""
+        path = info.path.absolute()
+        existing = self.recording_by_path(path)
+        if existing is not None:
+            return existing
+        with self._transaction():
+            cursor = self.db.execute(
+                "INSERT INTO recordings(path, name, size, content_hash, duration_s, sample_rate, channels, "
+                "start_time, added_at, site) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(path),
+                    path.name,
+                    path.stat().st_size,
+                    digest,
+                    info.duration_s,
+                    info.sample_rate,
+                    info.channels,
+                    info.start_time.isoformat() if info.start_time else None,
+                    now(),
+                    site,
+                ),
+            )
+        return self.recording(cursor.lastrowid)
 
     _RECORDING_SELECT = (
         "SELECT id, path, name, size, content_hash, duration_s, sample_rate, channels, start_time, site FROM recordings"

@@ -1,0 +1,147 @@
+"""Labelling in the window with real mouse and keyboard events; the database is the judge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtTest import QTest
+
+from birdview.gui.main_window import MainWindow
+from birdview.store.project import Annotation, Project
+from tests.conftest import write_tone_file
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path, fake_streams):
+    settings = QSettings(str(tmp_path / "birdview.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, stream_factory=fake_streams)
+    qtbot.addWidget(win)
+    win.resize(1300, 800)
+    win.show()
+    yield win
+    win.shutdown()
+
+
+@pytest.fixture
+def opened(window: MainWindow, tmp_path: Path) -> MainWindow:
+    (tmp_path / "audio").mkdir()
+    write_tone_file(tmp_path / "audio" / "SITE_20240521_053000.wav", duration_s=20.0)
+    window.open_project(tmp_path / "project")
+    window.open_paths([tmp_path / "audio"])
+    assert window.wait_until_ready(30)
+    assert window.project is not None and len(window.project.recordings()) == 1
+    return window
+
+
+def _pixel(view, seconds: float, hz: float):
+    return view.mapFromScene(view.view_box.mapViewToScene(QPointF(seconds, hz)))
+
+
+def _drag(qtbot, view, start, end, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    viewport = view.viewport()
+    a, b = _pixel(view, *start), _pixel(view, *end)
+    QTest.mouseMove(viewport, a)  # the pointer goes there first, as a hand would
+    qtbot.wait(10)
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, modifier, a)
+    steps = 20
+    for i in range(1, steps + 1):
+        QTest.mouseMove(viewport, a + (b - a) * i / steps)
+        qtbot.wait(12)  # pyqtgraph handles at most 100 mouse moves a second and drops the rest
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, modifier, b)
+    qtbot.wait(20)
+
+
+def _stored(window: MainWindow) -> list[Annotation]:
+    with Project.open(window.project.folder) as fresh:  # a second connection: what is on disk
+        return fresh.annotations()
+
+
+def test_draw_move_and_delete_a_box(opened: MainWindow, qtbot) -> None:
+    window = opened
+    window.labeling.species_field.setText("asbfly")
+    window.view.set_selection(4.0, 6.0, 2000.0, 6000.0)  # Shift+drag selecting is tested in test_viewer
+    window.view.setFocus()
+    QTest.keyClick(window, Qt.Key.Key_A)
+    (label,) = _stored(window)
+    assert (label.species, label.kind, label.source) == ("asbfly", "call", "user")
+    assert (label.start_s, label.end_s) == pytest.approx((4.0, 6.0), abs=0.05)
+    assert (label.low_hz, label.high_hz) == pytest.approx((2000.0, 6000.0), abs=100)
+    assert window.labeling.layer.selected_id == label.id
+
+    _drag(qtbot, window.view, (5.0, 4000.0), (8.0, 5000.0))  # drag the box by its middle
+    (moved,) = _stored(window)
+    assert (moved.start_s, moved.end_s) == pytest.approx((7.0, 9.0), abs=0.05)
+    assert (moved.low_hz, moved.high_hz) == pytest.approx((3000.0, 7000.0), abs=100)
+
+    QTest.keyClick(window, Qt.Key.Key_N)
+    assert _stored(window)[0].kind == "hard_negative"
+    QTest.keyClick(window, Qt.Key.Key_Delete)
+    assert _stored(window) == []
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert [a.kind for a in _stored(window)] == ["hard_negative"]
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _stored(window)[0].start_s == pytest.approx(4.0, abs=0.05)
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert _stored(window)[0].start_s == pytest.approx(7.0, abs=0.05)
+
+
+def test_unknown_species_is_refused_with_a_message(opened: MainWindow, qtbot) -> None:
+    window = opened
+    window.labeling.species_field.setText("notabird")
+    window.view.set_selection(1.0, 2.0, 1000.0, 3000.0)
+    window.labeling.add_from_selection("call")
+    assert _stored(window) == []
+    assert "unknown species 'notabird'" in window.statusBar().currentMessage()
+
+
+def test_species_field_completes_by_any_name(opened: MainWindow) -> None:
+    field = opened.labeling.species_field
+    opened.project.add_species([("eurbla", "Eurasian Blackbird", "Turdus merula")])
+    field.set_species(opened.project.species_table())
+    completer = field.completer()
+    completer.setCompletionPrefix("merula")
+    assert completer.currentCompletion() == "eurbla — Eurasian Blackbird — Turdus merula"
+    field._take_code(completer.currentCompletion())
+    assert field.code() == "eurbla"
+
+
+def test_labels_panel_filters_sorts_and_jumps(opened: MainWindow, qtbot) -> None:
+    window = opened
+    recording = window.project.recordings()[0]
+    window.project.add_annotations(
+        [
+            Annotation(recording.id, 15.0, 16.0, species="asbfly", kind="hard_negative"),
+            Annotation(recording.id, 2.0, 3.0, species="ashdro1", score=0.4),
+            Annotation(recording.id, 9.0, 10.0, species="asbfly", status="confirmed", score=0.9),
+        ]
+    )
+    window.labeling.refresh()
+    panel = window.labeling.panel
+    assert panel.row_count() == 3
+    panel.kind_filter.setCurrentText("hard_negative")
+    assert panel.row_count() == 1 and panel.annotation_at(0).start_s == 15.0
+    panel.kind_filter.setCurrentText("any")
+    panel.species_filter.setText("asb")
+    assert panel.row_count() == 2
+    panel.species_filter.setText("")
+    panel.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+    assert [panel.annotation_at(i).start_s for i in range(3)] == [2.0, 9.0, 15.0]
+    window.view.set_view(0.0, 4.0)
+    index = panel.proxy.index(2, 0)
+    panel.table.clicked.emit(index)
+    t0, t1 = window.view.view_range()
+    assert t0 <= 15.0 and t1 >= 16.0
+    assert window.labeling.layer.selected_id == panel.annotation_at(2).id
+
+
+def test_edits_are_on_disk_the_moment_they_are_made(opened: MainWindow) -> None:
+    window = opened
+    window.labeling.species_field.setText("asbfly")
+    window.view.set_selection(1.0, 2.0, 0.0, 16000.0)
+    made = window.labeling.add_from_selection("call")
+    assert made.whole_band
+    window.labeling.set_status("rejected")
+    assert [(a.id, a.status) for a in _stored(window)] == [(made.id, "rejected")]

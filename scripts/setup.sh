@@ -58,11 +58,16 @@ case "$action" in
     echo "setup: done. Start the app with: .venv/bin/birdview assets/demo/recordings"
     ;;
   demo)
+    # The demo project: the bundled recordings and where their songs are (assets/demo/labels).
+    if [ ! -f .demo-project/project.sqlite ]; then
+      .venv/bin/birdview add --project .demo-project assets/demo/recordings
+      .venv/bin/birdview import --project .demo-project --format perch --add-unknown assets/demo/labels/demo_labels.csv
+    fi
     if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
       echo "setup: no display here; rendering the demo to demo.png instead of opening a window"
-      exec .venv/bin/birdview --screenshot demo.png assets/demo/recordings
+      exec .venv/bin/birdview --screenshot demo.png --span 40 --project .demo-project
     fi
-    exec .venv/bin/birdview assets/demo/recordings
+    exec .venv/bin/birdview --project .demo-project
     ;;
   test)
     export QT_QPA_PLATFORM=offscreen

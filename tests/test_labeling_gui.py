@@ -145,3 +145,21 @@ def test_edits_are_on_disk_the_moment_they_are_made(opened: MainWindow) -> None:
     assert made.whole_band
     window.labeling.set_status("rejected")
     assert [(a.id, a.status) for a in _stored(window)] == [(made.id, "rejected")]
+
+
+def test_import_export_and_relink_from_the_window(opened: MainWindow, tmp_path: Path) -> None:
+    window = opened
+    table = tmp_path / "audacity.txt"
+    table.write_text("1\t2\tasbfly\n3\t4\tNOT ashdro1\n5\t6\tZZ unknown bird\n")
+    assert window.project_actions.import_labels("audacity", [table], ask_add_unknown=lambda names: False) == 0
+    assert "Nothing imported" in window.statusBar().currentMessage() and _stored(window) == []
+    asked = []
+    added = window.project_actions.import_labels(
+        "audacity", [table], ask_add_unknown=lambda names: asked.append(names) or True
+    )
+    assert added == 3 and asked == [["ZZ unknown bird"]]
+    assert window.labeling.panel.row_count() == 3  # the panel shows them at once
+    assert len(window.labeling.layer.boxes) == 3
+    written = window.project_actions.export_labels("perch", tmp_path / "out.csv", whole_project=False)
+    assert len(written) == 1 and len(written[0].read_text().splitlines()) == 4
+    assert window.project_actions.relink(tmp_path) == 0  # nothing is missing

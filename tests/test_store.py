@@ -127,7 +127,9 @@ def test_migration_from_the_first_schema(tmp_path: Path) -> None:
     connection.commit()
     connection.close()
     with Project.open(folder) as project:
-        assert project.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+        assert project.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(
+            SCHEMA_VERSION
+        )
         (label,) = project.annotations()
         assert (label.start_s, label.species, label.status, label.note, label.channel) == (
             1.5,
@@ -199,3 +201,23 @@ def test_labels_reported_made_survive_sigkill(project: Project, recording, tmp_p
         stored = {a.id for a in reopened.annotations()}
     assert len(reported) >= 300
     assert set(reported) <= stored
+
+
+def test_models_and_predictions_round_trip(project: Project, recording) -> None:
+    import numpy as np
+
+    first = project.register_model("/models/v1.ckpt", SPECIES, {"n_mels": 128}, metrics={"roc_auc": 0.8})
+    second = project.register_model("/models/v2.ckpt", SPECIES, parent=first.version, activate=True)
+    assert project.active_model().version == second.version and second.parent == first.version
+    project.activate_model(first.version)
+    assert [m.active for m in project.models()] == [True, False]
+    scores = np.random.default_rng(0).random((1500, 3)).astype(np.float32)
+    project.store_predictions(first.version, recording.id, scores)
+    assert project.scored_windows(first.version, recording.id) == 1500
+    start, part = project.predictions(first.version, recording.id, 3600.0, 3700.0)  # windows 720..740
+    assert start == 720 and part.shape == (21, 3)
+    np.testing.assert_allclose(part, scores[720:741], atol=1e-3)
+    whole = project.predictions(first.version, recording.id)[1]
+    assert whole.shape == (1500, 3)
+    with pytest.raises(ProjectError, match="predictions must be"):
+        project.store_predictions(first.version, recording.id, np.zeros((4, 5)))

@@ -69,6 +69,20 @@ def build(duration_s: float, placements: list[tuple[float, str, float]], seed: i
     return audio
 
 
+def write_labels(path: Path, placements: dict[str, list[tuple[float, str, float]]]) -> None:
+    """Where each song was placed, as a Perch annotation CSV (birdview import --format perch).
+    The songs' species are not documented by the source, so they are named song_a/b/c; quiet
+    placements (below -8 dB) are marked uncertain, as a listener would."""
+    path.parent.mkdir(exist_ok=True)
+    lines = ["recording,start_offset_s,end_offset_s,label,label_type"]
+    for recording, songs in placements.items():
+        for at_s, phrase, gain_db in songs:
+            start, end = PHRASES[phrase]
+            kind = "positive" if gain_db > -8 else "uncertain"
+            lines.append(f"{recording},{at_s:.2f},{at_s + end - start:.2f},{phrase},{kind}")
+    path.write_text("\n".join(lines) + "\n")
+
+
 def _write_ogg(path: Path, audio: np.ndarray) -> None:
     # libsndfile's Vorbis encoder crashes on very large single writes; feed it in blocks.
     channels = 1 if audio.ndim == 1 else audio.shape[1]
@@ -97,6 +111,7 @@ def main() -> None:
         (281.0, "song_a", -14),
         (291.0, "song_c", 0),
     ]
+    write_labels(HERE / "labels" / "demo_labels.csv", {"DEMO-SITE_20240521_053000.ogg": dawn})
     mono = build(300.0, dawn, seed=20240521)
     _write_ogg(OUT / "DEMO-SITE_20240521_053000.ogg", mono)
 

@@ -68,8 +68,12 @@ def import_files(
 
     codes: list[str | None] = []
     unknown: dict[str, str] = {}
+    resolved: dict[tuple[str, ...], str | None] = {}
     for label in labels:
-        code = _species_for(project, label, mapping)
+        names = tuple(label.names)
+        if names not in resolved:
+            resolved[names] = _species_for(project, label, mapping)
+        code = resolved[names]
         if code is None and label.names:
             unknown.setdefault(label.names[0], label.where)
         codes.append(code)

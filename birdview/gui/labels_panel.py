@@ -87,6 +87,7 @@ class LabelsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setColumnHidden(0, True)  # the panel lists the recording on screen
         layout.addWidget(self.table)
         self._annotations: dict[int, Annotation] = {}
         self._names: dict[int, str] = {}

@@ -26,6 +26,7 @@ from birdview.audio.recording import AUDIO_EXTENSIONS, AudioFileError, Recording
 from birdview.gui.display_panel import DisplayPanel, load_settings, save_settings
 from birdview.gui.labeling import LabelingController
 from birdview.gui.overview_strip import OverviewStrip
+from birdview.gui.project_actions import ProjectActions
 from birdview.gui.recordings_panel import RecordingsPanel
 from birdview.gui.spectrogram_view import SpectrogramView
 from birdview.spectrogram.cache import TileDiskCache
@@ -121,6 +122,15 @@ class MainWindow(QMainWindow):
         self._playhead_timer.timeout.connect(self._follow_playhead)
         self._build_menus()
         self.labeling = LabelingController(self, self.view, self.menuBar().addMenu("&Labels"))
+        self.project_actions = ProjectActions(
+            self,
+            self.file_menu,
+            lambda: self.project,
+            lambda: self.current.path if self.current else None,
+            self.labeling.refresh,
+        )
+        self.file_menu.addSeparator()
+        self._action(self.file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
         labels_dock = self._add_dock("Labels", self.labeling.panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.resizeDocks([labels_dock], [380], Qt.Orientation.Horizontal)
         self._connect()
@@ -144,7 +154,7 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
+        file_menu = self.file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "Open files…", self._choose_files, QKeySequence.StandardKey.Open)
         self._action(file_menu, "Open folder…", self._choose_folder, "Ctrl+Shift+O")
         file_menu.addSeparator()
@@ -152,7 +162,6 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Recent projects")
         self._fill_recent_menu()
         file_menu.addSeparator()
-        self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
         view_menu = self.menuBar().addMenu("&View")
         self._action(view_menu, "Zoom in", lambda: self.view.zoom(1 / _ZOOM_STEP), "Ctrl+=")
         self._action(view_menu, "Zoom out", lambda: self.view.zoom(_ZOOM_STEP), "Ctrl+-")

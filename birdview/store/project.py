@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from birdview.audio.recording import AudioFileError, RecordingInfo, find_audio_files, probe
 from birdview.store.schema import migrate
 
@@ -102,6 +104,24 @@ class Annotation:
 
 
 ANNOTATION_COLUMNS = tuple(f.name for f in fields(Annotation))
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    version: int
+    path: Path
+    parent: int | None
+    created_at: str
+    classes: list[str]
+    metrics: dict
+    active: bool
+    window_s: float
+    frontend: dict
+    log_path: str | None
+    training_labels: list[int]
+
+
+PREDICTION_CHUNK = 720  # windows per stored block: an hour of 5 s windows
 
 
 @dataclass
@@ -303,7 +323,7 @@ class Project:
 
     # -- annotations -----------------------------------------------------------------------------
 
-    def _check(self, annotation: Annotation) -> None:
+    def _check(self, annotation: Annotation, known_species: set[str] | None = None) -> None:
         if annotation.kind not in KINDS:
             raise ProjectError(f"kind must be one of {', '.join(KINDS)}, not {annotation.kind!r}")
         if annotation.status not in STATUSES:
@@ -312,7 +332,8 @@ class Project:
             raise ProjectError(f"source must be one of {', '.join(SOURCES)}, not {annotation.source!r}")
         if annotation.end_s < annotation.start_s:
             raise ProjectError(f"a label cannot end ({annotation.end_s} s) before it starts ({annotation.start_s} s)")
-        if annotation.species is not None and annotation.species not in self._species_set():
+        known = known_species if known_species is not None else self._species_set()
+        if annotation.species is not None and annotation.species not in known:
             raise ProjectError(f"unknown species {annotation.species!r}: add it to the project first")
 
     def _species_set(self) -> set[str]:
@@ -341,8 +362,9 @@ class Project:
         return self.add_annotations([annotation], description)[0]
 
     def add_annotations(self, annotations: Sequence[Annotation], description: str = "add labels") -> list[Annotation]:
+        known = self._species_set()
         for annotation in annotations:
-            self._check(annotation)
+            self._check(annotation, known)
         with self._transaction():
             added = [self._insert(replace(a, id=None)) for a in annotations]
         self._record(_Change(description, {a.id: None for a in added}, {a.id: a for a in added}))
@@ -376,8 +398,9 @@ class Project:
 
     def import_annotations(self, annotations: Sequence[Annotation], description: str = "import") -> ImportResult:
         """Add labels in one transaction, leaving out those the project already has."""
+        known = self._species_set()
         for annotation in annotations:
-            self._check(annotation)
+            self._check(annotation, known)
         recording_ids = {a.recording_id for a in annotations}
         existing = {a.identity() for rid in recording_ids for a in self.annotations(recording_id=rid)}
         fresh, duplicates = [], 0
@@ -484,6 +507,126 @@ class Project:
                     self._write(annotation)
                 else:
                     self._insert(annotation)
+
+    # -- models and predictions --------------------------------------------------------------------
+
+    def register_model(
+        self,
+        path: str | Path,
+        classes: Sequence[str],
+        frontend: dict | None = None,
+        window_s: float = 5.0,
+        parent: int | None = None,
+        metrics: dict | None = None,
+        log_path: str | None = None,
+        training_labels: Sequence[int] | None = None,
+        activate: bool = False,
+    ) -> ModelRow:
+        with self._transaction():
+            cursor = self.db.execute(
+                "INSERT INTO models(path, parent, created_at, classes, metrics, active, window_s, frontend, log_path, "
+                "training_labels) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                (
+                    str(path),
+                    parent,
+                    now(),
+                    json.dumps(list(classes)),
+                    json.dumps(metrics or {}),
+                    window_s,
+                    json.dumps(frontend or {}),
+                    log_path,
+                    json.dumps(list(training_labels or [])),
+                ),
+            )
+            version = cursor.lastrowid
+            if activate:
+                self.db.execute("UPDATE models SET active = (version = ?)", (version,))
+        return self.model(version)
+
+    _MODEL_SELECT = (
+        "SELECT version, path, parent, created_at, classes, metrics, active, window_s, frontend, log_path, "
+        "training_labels FROM models"
+    )
+
+    @staticmethod
+    def _model_row(row: tuple) -> ModelRow:
+        version, path, parent, created, classes, metrics, active, window_s, frontend, log_path, labels = row
+        return ModelRow(
+            version,
+            Path(path),
+            parent,
+            created,
+            json.loads(classes),
+            json.loads(metrics or "{}"),
+            bool(active),
+            window_s,
+            json.loads(frontend or "{}"),
+            log_path,
+            json.loads(labels or "[]"),
+        )
+
+    def models(self) -> list[ModelRow]:
+        return [self._model_row(r) for r in self.db.execute(self._MODEL_SELECT + " ORDER BY version")]
+
+    def model(self, version: int) -> ModelRow:
+        row = self.db.execute(self._MODEL_SELECT + " WHERE version = ?", (version,)).fetchone()
+        if row is None:
+            raise ProjectError(f"no model version {version} in {self.folder}")
+        return self._model_row(row)
+
+    def active_model(self) -> ModelRow | None:
+        row = self.db.execute(self._MODEL_SELECT + " WHERE active = 1").fetchone()
+        return self._model_row(row) if row else None
+
+    def activate_model(self, version: int) -> ModelRow:
+        self.model(version)
+        with self._transaction():
+            self.db.execute("UPDATE models SET active = (version = ?)", (version,))
+        return self.model(version)
+
+    def store_predictions(self, version: int, recording_id: int, scores: np.ndarray, first_window: int = 0) -> None:
+        """Scores of consecutive windows (windows x classes), kept as float16 blocks."""
+        scores = np.asarray(scores, dtype=np.float16)
+        model = self.model(version)
+        if scores.ndim != 2 or scores.shape[1] != len(model.classes):
+            raise ProjectError(f"predictions must be (windows, {len(model.classes)}) for model {version}")
+        with self._transaction():
+            for offset in range(0, len(scores), PREDICTION_CHUNK):
+                block = scores[offset : offset + PREDICTION_CHUNK]
+                self.db.execute(
+                    "INSERT OR REPLACE INTO predictions(model_version, recording_id, first_window, windows, scores) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (version, recording_id, first_window + offset, len(block), block.tobytes()),
+                )
+
+    def predictions(
+        self, version: int, recording_id: int, start_s: float | None = None, end_s: float | None = None
+    ) -> tuple[int, np.ndarray]:
+        """(first window number, scores (windows x classes) as float32) covering [start_s, end_s]."""
+        model = self.model(version)
+        n_classes = len(model.classes)
+        first_wanted = 0 if start_s is None else int(start_s // model.window_s)
+        last_wanted = 2**62 if end_s is None else int(end_s // model.window_s)
+        rows = self.db.execute(
+            "SELECT first_window, windows, scores FROM predictions WHERE model_version = ? AND recording_id = ? "
+            "AND first_window <= ? AND first_window + windows > ? ORDER BY first_window",
+            (version, recording_id, last_wanted, first_wanted),
+        ).fetchall()
+        if not rows:
+            return first_wanted, np.zeros((0, n_classes), dtype=np.float32)
+        blocks = [np.frombuffer(blob, dtype=np.float16).reshape(windows, n_classes) for _, windows, blob in rows]
+        start = rows[0][0]
+        scores = np.concatenate(blocks).astype(np.float32)
+        lo = max(0, first_wanted - start)
+        hi = min(len(scores), last_wanted - start + 1)
+        return start + lo, scores[lo:hi]
+
+    def scored_windows(self, version: int, recording_id: int) -> int:
+        row = self.db.execute(
+            "SELECT coalesce(sum(windows), 0) FROM predictions WHERE model_version = ? AND recording_id = ?",
+            (version, recording_id),
+        ).fetchone()
+        return int(row[0])
 
     # -- settings ----------------------------------------------------------------------------------
 

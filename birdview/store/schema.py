@@ -74,6 +74,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE annotations ADD COLUMN note TEXT;
     ALTER TABLE annotations ADD COLUMN channel INTEGER;
     """,
+    # 3: what a model version needs to be used and compared: its front end, window, log and
+    # the labels it was trained on
+    """
+    ALTER TABLE models ADD COLUMN window_s REAL NOT NULL DEFAULT 5.0;
+    ALTER TABLE models ADD COLUMN frontend TEXT;
+    ALTER TABLE models ADD COLUMN log_path TEXT;
+    ALTER TABLE models ADD COLUMN training_labels TEXT;
+    CREATE INDEX annotations_by_species ON annotations(species, kind, status)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,7 +9,7 @@ from pathlib import Path
 from birdview.audio.recording import AudioFileError, find_audio_files, probe
 from birdview.spectrogram.ticks import format_time
 
-SUBCOMMANDS = ("info", "add", "import", "export", "relink")
+SUBCOMMANDS = ("info", "add", "import", "export", "relink", "models", "score")
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -150,7 +150,57 @@ def _relink(argv: list[str]) -> int:
     return 1 if still else 0
 
 
-HEADLESS = {"info": _info, "add": _add, "import": _import, "export": _export, "relink": _relink}
+def _models(argv: list[str]) -> int:
+    from birdview.jobs.scoring import add_model
+
+    parser = argparse.ArgumentParser(prog="birdview models", description="List, add and activate model versions.")
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--add", type=Path, metavar="CKPT", help="a birdview-train checkpoint or ONNX export")
+    parser.add_argument("--activate", type=int, metavar="VERSION")
+    args = parser.parse_args(argv)
+    with _open_project(args.project) as project:
+        if args.add:
+            model = add_model(project, args.add)
+            print(f"added model version {model.version}: {len(model.classes)} classes")
+        if args.activate is not None:
+            project.activate_model(args.activate)
+        print("version\tactive\tparent\tcreated\tclasses\tpath")
+        for model in project.models():
+            print(
+                f"{model.version}\t{'*' if model.active else ''}\t{model.parent or ''}\t{model.created_at}\t"
+                f"{len(model.classes)}\t{model.path}"
+            )
+    return 0
+
+
+def _score(argv: list[str]) -> int:
+    from birdview.jobs.scoring import score
+
+    parser = argparse.ArgumentParser(prog="birdview score", description="Score the project's unscored windows.")
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--model", type=int, metavar="VERSION", help="default: the active model")
+    args = parser.parse_args(argv)
+
+    def report(progress) -> None:
+        eta = f", {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
+        print(f"{progress.recording}: {progress.windows_done}/{progress.windows_total} windows{eta}", file=sys.stderr)
+
+    result = score(args.project, args.model, on_progress=report)
+    for problem in result.problems:
+        print(f"birdview: {problem}", file=sys.stderr)
+    print(f"{result.windows} window(s) of {result.recordings} recording(s) scored")
+    return 1 if result.problems else 0
+
+
+HEADLESS = {
+    "info": _info,
+    "add": _add,
+    "import": _import,
+    "export": _export,
+    "relink": _relink,
+    "models": _models,
+    "score": _score,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,7 +91,11 @@ def window_count(duration_s: float, window_s: float) -> int:
 
 
 def iter_windows(
-    path: Path, frontend: FrontEndConfig, shift_s: float = 0.0, chunk_windows: int = CHUNK_WINDOWS
+    path: Path,
+    frontend: FrontEndConfig,
+    shift_s: float = 0.0,
+    chunk_windows: int = CHUNK_WINDOWS,
+    start_window: int = 0,
 ) -> Iterator[WindowBatch]:
     """Context windows of a file, chunk by chunk; window w is scored for [w*window_s, (w+1)*window_s)."""
     try:
@@ -102,7 +106,7 @@ def iter_windows(
     n_windows = window_count(info.frames / rate, frontend.window_s)
     window, context = frontend.window_s, frontend.context_s
     margin = (context - window) / 2
-    for first in range(0, n_windows, chunk_windows):
+    for first in range(start_window, n_windows, chunk_windows):
         last = min(n_windows, first + chunk_windows)
         chunk_start_s = first * window - margin + shift_s
         chunk_len_s = (last - first) * window + 2 * margin

@@ -26,9 +26,12 @@ from birdview.audio.recording import AUDIO_EXTENSIONS, AudioFileError, Recording
 from birdview.gui.display_panel import DisplayPanel, load_settings, save_settings
 from birdview.gui.labeling import LabelingController
 from birdview.gui.overview_strip import OverviewStrip
+from birdview.gui.probability_panel import ProbabilityPanel
 from birdview.gui.project_actions import ProjectActions
 from birdview.gui.recordings_panel import RecordingsPanel
+from birdview.gui.scoring_controller import ScoringController
 from birdview.gui.spectrogram_view import SpectrogramView
+from birdview.review.tracks import visible_tracks
 from birdview.spectrogram.cache import TileDiskCache
 from birdview.spectrogram.service import TileService
 from birdview.spectrogram.settings import DisplaySettings, SpectrogramSettings
@@ -98,6 +101,8 @@ class MainWindow(QMainWindow):
         layout.setSpacing(2)
         layout.addWidget(self.overview)
         layout.addWidget(self.view, stretch=1)
+        self.probabilities = ProbabilityPanel(self.view)
+        layout.addWidget(self.probabilities)
         layout.addWidget(self.scrollbar)
         self.setCentralWidget(central)
 
@@ -131,6 +136,9 @@ class MainWindow(QMainWindow):
         )
         self.file_menu.addSeparator()
         self._action(self.file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.scoring = ScoringController(
+            self, self.menuBar().addMenu("&Models"), lambda: self.project, self._on_models_changed
+        )
         labels_dock = self._add_dock("Labels", self.labeling.panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.resizeDocks([labels_dock], [380], Qt.Orientation.Horizontal)
         self._connect()
@@ -266,6 +274,7 @@ class MainWindow(QMainWindow):
         self.view.set_recording(recording)
         self.overview.set_recording(recording, self.view.spectrogram_settings)
         self.labeling.set_recording(self.project_rows.get(recording.path))
+        self.refresh_tracks()
         info = recording.info
         self.setWindowTitle(f"birdview — {info.path.name}")
         self._update_scrollbar()
@@ -289,6 +298,7 @@ class MainWindow(QMainWindow):
         self.project_rows = {row.path: row for row in project.recordings()}
         self.tiles.disk = TileDiskCache(folder / "cache" / "tiles")
         self.labeling.set_project(project, self._jump_to_label)
+        self._on_models_changed()
         self.setWindowTitle(f"birdview — {folder.name}")
         self._remember_project(folder)
         missing = project.missing_recordings()
@@ -299,6 +309,23 @@ class MainWindow(QMainWindow):
             )
         self.open_paths([row.path for row in project.recordings()])
         return project
+
+    def _on_models_changed(self) -> None:
+        model = self.project.active_model() if self.project is not None else None
+        self.probabilities.set_classes(model.classes if model else [])
+        self.refresh_tracks()
+
+    def refresh_tracks(self) -> None:
+        """Probabilities of the active model for the visible range (and half a view either side)."""
+        row = self.project_rows.get(self.current.path) if self.current is not None else None
+        model = self.project.active_model() if self.project is not None else None
+        if row is None or model is None:
+            self.probabilities.show_tracks(None, self.view.spectrogram_settings, 16000.0)
+            return
+        t0, t1 = self.view.view_range()
+        margin = (t1 - t0) / 2
+        tracks = visible_tracks(self.project, model.version, row.id, t0 - margin, t1 + margin)
+        self.probabilities.show_tracks(tracks, self.view.spectrogram_settings, self.current.sample_rate / 2)
 
     def _choose_project(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose or create a project folder")
@@ -371,6 +398,7 @@ class MainWindow(QMainWindow):
         self.overview.set_view_region(t0, t1)
         self._update_scrollbar()
         self.labeling.refresh_visible()
+        self.refresh_tracks()
 
     def _update_scrollbar(self) -> None:
         if self.current is None:
@@ -496,6 +524,8 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         self.stop_playback()
+        self.scoring.cancel()
+        self.scoring.wait(10)
         self.overview.shutdown()
         self.tiles.shutdown()
         self._probe_pool.shutdown(wait=False, cancel_futures=True)

@@ -23,6 +23,7 @@ from birdview.spectrogram.tiles import (
 )
 
 MIN_SPAN_S = 0.25
+LEFT_AXIS_WIDTH = 64
 _PREFETCH_FRACTION = 0.5
 _MAX_ITEMS = 96
 
@@ -109,6 +110,7 @@ class SpectrogramView(pg.PlotWidget):
         self.getPlotItem().hideButtons()
         self.getPlotItem().setMenuEnabled(False)
         self.time_axis.setLabel("Time")
+        self.frequency_axis.setWidth(LEFT_AXIS_WIDTH)  # plots stacked under it line up with it
         self.setBackground("k")
 
         self.playhead = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ffd000", width=2))

@@ -1,0 +1,131 @@
+"""The Models menu: add a model, score the project in the background with progress, ETA and
+cancel, while the window stays usable."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QProgressBar, QPushButton
+
+from birdview.jobs.scoring import ScoringProgress, ScoringResult, add_model, score
+from birdview.store.project import Project, ProjectError
+
+
+class _Bridge(QObject):
+    progress = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str)
+
+
+class ScoringController(QObject):
+    finished = Signal(object)  # ScoringResult
+
+    def __init__(
+        self, window: QMainWindow, menu: QMenu, project: Callable[[], Project | None], changed: Callable[[], None]
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self._project = project
+        self._changed = changed
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self.last_result: ScoringResult | None = None
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setMaximumWidth(260)
+        self.progress_bar.hide()
+        self.cancel_button = QPushButton("Cancel scoring")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel)
+        window.statusBar().addPermanentWidget(self.progress_bar)
+        window.statusBar().addPermanentWidget(self.cancel_button)
+        self._bridge = _Bridge()
+        self._bridge.progress.connect(self._on_progress)
+        self._bridge.finished.connect(self._on_finished)
+        self._bridge.failed.connect(self._on_failed)
+        menu.addAction("Add model…").triggered.connect(self._add_dialog)
+        menu.addAction("Score unscored recordings").triggered.connect(self.start)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def add(self, path: str | Path) -> int | None:
+        project = self._project()
+        if project is None:
+            self.window.statusBar().showMessage("Open or create a project first")
+            return None
+        try:
+            model = add_model(project, path)
+        except ProjectError as exc:
+            self.window.statusBar().showMessage(f"Model not added: {exc}")
+            return None
+        self.window.statusBar().showMessage(f"Model version {model.version} added ({len(model.classes)} classes)")
+        self._changed()
+        return model.version
+
+    def _add_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Add a model", "", "Models (*.ckpt *.onnx)")
+        if path:
+            self.add(path)
+
+    def start(self, version: int | None = None, chunk_windows: int = 48) -> bool:
+        project = self._project()
+        if project is None or self.running:
+            self.window.statusBar().showMessage("Scoring is already running" if self.running else "No project open")
+            return False
+        folder = project.folder
+        self._cancel.clear()
+        self.progress_bar.setValue(0)
+        self.progress_bar.show()
+        self.cancel_button.show()
+
+        def run() -> None:
+            try:
+                result = score(
+                    folder,
+                    version,
+                    cancel=self._cancel,
+                    on_progress=self._bridge.progress.emit,
+                    chunk_windows=chunk_windows,
+                )
+            except (ProjectError, ValueError, OSError) as exc:
+                self._bridge.failed.emit(str(exc))
+            else:
+                self._bridge.finished.emit(result)
+
+        self._thread = threading.Thread(target=run, name="scoring", daemon=True)
+        self._thread.start()
+        return True
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _on_progress(self, progress: ScoringProgress) -> None:
+        self.progress_bar.setMaximum(max(1, progress.windows_total))
+        self.progress_bar.setValue(progress.windows_done)
+        eta = f", about {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
+        self.progress_bar.setFormat(f"scoring %v/%m windows{eta}")
+        self._changed()
+
+    def _on_finished(self, result: ScoringResult) -> None:
+        self.last_result = result
+        self.progress_bar.hide()
+        self.cancel_button.hide()
+        state = "cancelled" if result.cancelled else "done"
+        problems = f"; problems: {'; '.join(result.problems)}" if result.problems else ""
+        self.window.statusBar().showMessage(f"Scoring {state}: {result.windows} windows scored{problems}")
+        self._changed()
+        self.finished.emit(result)
+
+    def _on_failed(self, message: str) -> None:
+        self.progress_bar.hide()
+        self.cancel_button.hide()
+        self.window.statusBar().showMessage(f"Scoring failed: {message}")
+        self.finished.emit(None)

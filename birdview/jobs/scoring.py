@@ -1,0 +1,131 @@
+"""Adding models to a project and scoring its recordings with the trainer's inference.
+
+Scoring stores each chunk of windows as soon as it is computed, so a cancelled run keeps what it
+did and the next run goes on from there (only unscored windows are computed). It opens its own
+connection to the project, so it can run on a worker thread while the GUI keeps its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from birdview.store.project import ModelRow, Project, ProjectError
+from trainer.frontend import MelFrontEnd
+from trainer.inference import InferenceError, Scorer, iter_windows, load_scorer, window_count
+
+
+@dataclass
+class ScoringProgress:
+    recording: str
+    windows_done: int
+    windows_total: int
+    elapsed_s: float
+
+    @property
+    def eta_s(self) -> float | None:
+        if self.windows_done <= 0:
+            return None
+        return self.elapsed_s / self.windows_done * (self.windows_total - self.windows_done)
+
+
+@dataclass
+class ScoringResult:
+    windows: int
+    recordings: int
+    cancelled: bool
+    problems: list[str]
+
+
+def add_model(
+    project: Project,
+    path: str | Path,
+    parent: int | None = None,
+    activate: bool | None = None,
+    metrics: dict | None = None,
+) -> ModelRow:
+    """Register a birdview-train checkpoint or ONNX export; its classes become project species."""
+    path = Path(path).absolute()
+    try:
+        scorer = load_scorer(path)
+    except (InferenceError, ValueError, RuntimeError) as exc:
+        raise ProjectError(f"{path}: cannot be used as a model ({exc})") from None
+    project.add_species([(code, None, None) for code in scorer.classes], user_added=False)
+    first = project.active_model() is None
+    return project.register_model(
+        path,
+        scorer.classes,
+        scorer.frontend.as_dict(),
+        scorer.frontend.window_s,
+        parent=parent,
+        metrics=metrics,
+        activate=first if activate is None else activate,
+    )
+
+
+def windows_to_score(project: Project, version: int, recording_ids: Sequence[int] | None = None) -> dict[int, int]:
+    """Per recording, how many windows are still unscored by this model version."""
+    model = project.model(version)
+    todo = {}
+    for recording in project.recordings():
+        if recording_ids is not None and recording.id not in recording_ids:
+            continue
+        total = window_count(recording.duration_s, model.window_s)
+        left = total - project.scored_windows(version, recording.id)
+        if left > 0:
+            todo[recording.id] = left
+    return todo
+
+
+def score(
+    project_folder: str | Path,
+    version: int | None = None,
+    recording_ids: Sequence[int] | None = None,
+    batch_size: int = 32,
+    cancel: threading.Event | None = None,
+    on_progress: Callable[[ScoringProgress], None] | None = None,
+    scorer: Scorer | None = None,
+    chunk_windows: int = 48,
+) -> ScoringResult:
+    """Score what is not yet scored; ``version`` defaults to the active model."""
+    cancel = cancel or threading.Event()
+    started = time.monotonic()
+    with Project.open(project_folder) as project:
+        model = project.model(version) if version is not None else project.active_model()
+        if model is None:
+            raise ProjectError(f"{project_folder}: no model to score with; add one (birdview models --add CKPT)")
+        scorer = scorer or load_scorer(model.path)
+        frontend = MelFrontEnd(scorer.frontend)
+        todo = windows_to_score(project, model.version, recording_ids)
+        total = sum(todo.values())
+        done, problems, scored_recordings = 0, [], 0
+        for recording_id in todo:
+            recording = project.recording(recording_id)
+            first_unscored = project.scored_windows(model.version, recording_id)
+            try:
+                for chunk in iter_windows(
+                    recording.path, scorer.frontend, chunk_windows=chunk_windows, start_window=first_unscored
+                ):
+                    if cancel.is_set():
+                        return ScoringResult(done, scored_recordings, True, problems)
+                    probabilities = []
+                    waves = chunk.waves
+                    for start in range(0, len(waves), batch_size):
+                        logits = scorer.logits(frontend.numpy(waves[start : start + batch_size]))
+                        probabilities.append(1 / (1 + np.exp(-logits.astype(np.float64))))
+                    project.store_predictions(
+                        model.version, recording_id, np.concatenate(probabilities), first_window=int(chunk.index[0])
+                    )
+                    done += len(waves)
+                    if on_progress is not None:
+                        on_progress(ScoringProgress(recording.name, done, total, time.monotonic() - started))
+            except InferenceError as exc:
+                problems.append(str(exc))
+                continue
+            scored_recordings += 1
+        return ScoringResult(done, scored_recordings, False, problems)

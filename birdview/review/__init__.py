@@ -1,0 +1,1 @@
+"""Reviewing a model's output: probability tracks, candidate queues, verdicts. No Qt here."""

@@ -1,0 +1,97 @@
+"""Model output in the window: background scoring, probability tracks, detections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, QSettings
+
+from birdview.gui.main_window import MainWindow
+from tests.synthetic_birds import SPECIES, soundscape
+from trainer.config import TrainConfig
+from trainer.lightning_module import BirdModule
+from trainer.train import save_module
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    config = TrainConfig(data="-", backbone="test_efficientnet", pretrained=False)
+    return save_module(BirdModule(config.as_dict(), list(SPECIES)), tmp_path_factory.mktemp("m") / "model.ckpt")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path, fake_streams, checkpoint: Path):
+    settings = QSettings(str(tmp_path / "birdview.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, stream_factory=fake_streams)
+    qtbot.addWidget(win)
+    win.resize(1300, 900)
+    win.show()
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    soundscape(audio / "A_20240521_053000.wav", 40.0, [(6.0, "whistle")])
+    win.open_project(tmp_path / "project")
+    win.open_paths([audio])
+    assert win.wait_until_ready(30)
+    assert win.scoring.add(checkpoint) == 1
+    yield win
+    win.shutdown()
+
+
+def test_background_scoring_fills_the_tracks(window: MainWindow, qtbot) -> None:
+    with qtbot.waitSignal(window.scoring.finished, timeout=120_000) as blocker:
+        assert window.scoring.start(chunk_windows=2)
+        assert window.scoring.running  # the window goes on while it runs
+        window.view.zoom(0.5)
+    assert blocker.args[0].windows == 8 and not blocker.args[0].cancelled
+    assert window.probabilities.tracks is not None and window.probabilities.tracks.scores.shape == (8, 4)
+    assert set(window.probabilities.chosen) <= set(SPECIES) and len(window.probabilities.chosen) == 3
+
+
+def test_cancelled_scoring_keeps_what_it_did(window: MainWindow, qtbot) -> None:
+    with qtbot.waitSignal(window.scoring.finished, timeout=120_000) as blocker:
+        window.scoring.start(chunk_windows=1)
+        window.scoring.cancel()
+    result = blocker.args[0]
+    assert result.cancelled and result.windows < 8
+    row = window.project.recordings()[0]
+    assert window.project.scored_windows(1, row.id) == result.windows
+
+
+def _track_pixels(window: MainWindow) -> tuple[np.ndarray, object]:
+    plot = window.probabilities.track_plot
+    image = plot.grab().toImage()
+    pixels = np.array(
+        [[image.pixelColor(x, y).getRgb()[:3] for x in range(image.width())] for y in range(image.height())]
+    )
+
+    def to_pixel(seconds: float, p: float):
+        point = plot.mapFromScene(plot.getViewBox().mapViewToScene(QPointF(seconds, p)))
+        return point.x(), point.y()
+
+    return pixels, to_pixel
+
+
+def test_track_draws_each_windows_probability_at_its_place(window: MainWindow) -> None:
+    row = window.project.recordings()[0]
+    scores = np.full((8, 4), 0.1, dtype=np.float32)
+    scores[1, SPECIES.index("whistle")] = 0.9  # 5-10 s
+    window.project.store_predictions(1, row.id, scores)
+    window.probabilities.clear_species()
+    window.probabilities.add_species("whistle")
+    window.view.set_view(0.0, 40.0)
+    window.refresh_tracks()
+    pixels, to_pixel = _track_pixels(window)
+    yellow = (pixels[:, :, 0] > 200) & (pixels[:, :, 1] > 180) & (pixels[:, :, 2] < 80)  # the first track colour
+    x_high, y_high = to_pixel(7.5, 0.9)
+    x_low, y_low = to_pixel(25.0, 0.1)
+    high_rows = np.flatnonzero(yellow[:, x_high])
+    low_rows = np.flatnonzero(yellow[:, x_low])
+    assert len(high_rows) and abs(np.median(high_rows) - y_high) <= 3
+    assert len(low_rows) and abs(np.median(low_rows) - y_low) <= 3
+    detections = window.probabilities.tracks.detections(["whistle"], window.probabilities.threshold)
+    assert detections == [(5.0, 10.0, "whistle", pytest.approx(0.9, abs=1e-3))]
+    assert len(window.probabilities.detection_items) == 2  # its box and caption on the spectrogram
+    window.probabilities.set_threshold(0.95)
+    assert window.probabilities.detection_items == []

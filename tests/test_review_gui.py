@@ -45,7 +45,12 @@ def test_background_scoring_fills_the_tracks(window: MainWindow, qtbot) -> None:
         assert window.scoring.running  # the window goes on while it runs
         window.view.zoom(0.5)
     assert blocker.args[0].windows == 8 and not blocker.args[0].cancelled
-    assert window.probabilities.tracks is not None and window.probabilities.tracks.scores.shape == (8, 4)
+    row = window.project.recordings()[0]
+    assert window.project.scored_windows(1, row.id) == 8
+    t0, t1 = window.view.view_range()
+    shown = window.probabilities.tracks
+    assert shown is not None and shown.scores.shape[1] == 4
+    assert shown.starts[0] <= t0 and shown.starts[-1] + 5.0 >= t1  # the visible range has its scores
     assert set(window.probabilities.chosen) <= set(SPECIES) and len(window.probabilities.chosen) == 3
 
 
@@ -95,3 +100,39 @@ def test_track_draws_each_windows_probability_at_its_place(window: MainWindow) -
     assert len(window.probabilities.detection_items) == 2  # its box and caption on the spectrogram
     window.probabilities.set_threshold(0.95)
     assert window.probabilities.detection_items == []
+
+
+def test_review_queue_by_keyboard(window: MainWindow, qtbot) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    row = window.project.recordings()[0]
+    scores = np.zeros((8, 4), dtype=np.float32)
+    scores[1, SPECIES.index("whistle")] = 0.95
+    scores[4, SPECIES.index("whistle")] = 0.7
+    scores[6, SPECIES.index("pulses")] = 0.6
+    window.project.store_predictions(1, row.id, scores)
+    review = window.review
+    review.reload()
+    assert [(c.window, c.species) for c in review.queue] == [(1, "whistle"), (4, "whistle"), (6, "pulses")]
+    assert review.panel.counter.text() == "0 of 3 reviewed"
+    t0, t1 = window.view.view_range()
+    assert t0 <= 5.0 and t1 >= 10.0  # the view shows the first candidate
+    assert window.candidate_region.getRegion() == pytest.approx((5.0, 10.0))
+
+    QTest.keyClick(window, Qt.Key.Key_Y)
+    QTest.keyClick(window, Qt.Key.Key_N)  # no box selected: a verdict on the candidate
+    assert review.panel.counter.text() == "2 of 3 reviewed"
+    assert review.current.window == 6
+    QTest.keyClick(window, Qt.Key.Key_B)
+    assert review.current.window == 4
+    labels = {(a.start_s, a.species): a for a in window.project.annotations()}
+    confirmed, rejected = labels[(5.0, "whistle")], labels[(20.0, "whistle")]
+    assert (confirmed.kind, confirmed.status, confirmed.source) == ("call", "confirmed", "model_review")
+    assert confirmed.score == pytest.approx(0.95, abs=1e-3) and confirmed.model_version == 1
+    assert (rejected.kind, rejected.status) == ("hard_negative", "rejected")
+    assert len(window.labeling.layer.boxes) >= 1  # the verdicts show as labels at once
+
+    review.panel.min_score.setValue(0.5)
+    review.batch("reject")  # what is left in the queue: the 0.6 pulses window
+    assert review.panel.counter.text() == "3 of 3 reviewed" and review.queue == []

@@ -48,6 +48,9 @@ class LabelingController(QObject):
         self.layer.selected.connect(self._on_selected)
         self.panel.labelActivated.connect(self.jump_to)
         self._jump: Callable[[Annotation], None] | None = None
+        #: Called with a verdict ("confirm", "reject", "uncertain", "relabel") when a key has no box
+        #: or label to act on; the review queue uses it. Returns whether it was handled.
+        self.fallback: Callable[[str], bool] = lambda verdict: False
         self._set_enabled(False)
 
     def _action(self, menu: QMenu, text: str, key, slot: Callable[[], None]) -> QAction:
@@ -168,16 +171,22 @@ class LabelingController(QObject):
                 lambda: self.project.update_annotation(self.layer.selected_id, kind=kind),
                 f"Marked {kind.replace('_', ' ')}",
             )
+        else:
+            self.fallback("reject" if kind == "hard_negative" else "uncertain")
 
     def relabel_selected(self) -> None:
         if self.layer.selected_id is not None:
             self._edit(
                 lambda: self.project.update_annotation(self.layer.selected_id, species=self._species()), "Relabelled"
             )
+        else:
+            self.fallback("relabel")
 
     def set_status(self, status: str) -> None:
         if self.layer.selected_id is not None:
             self._edit(lambda: self.project.update_annotation(self.layer.selected_id, status=status), status.title())
+        else:
+            self.fallback("confirm" if status == "confirmed" else "reject")
 
     def delete_selected(self) -> None:
         if self.layer.selected_id is not None:

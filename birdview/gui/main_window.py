@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pyqtgraph as pg
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -29,6 +30,7 @@ from birdview.gui.overview_strip import OverviewStrip
 from birdview.gui.probability_panel import ProbabilityPanel
 from birdview.gui.project_actions import ProjectActions
 from birdview.gui.recordings_panel import RecordingsPanel
+from birdview.gui.review_panel import ReviewController
 from birdview.gui.scoring_controller import ScoringController
 from birdview.gui.spectrogram_view import SpectrogramView
 from birdview.review.tracks import visible_tracks
@@ -137,8 +139,29 @@ class MainWindow(QMainWindow):
         self.file_menu.addSeparator()
         self._action(self.file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
         self.scoring = ScoringController(
-            self, self.menuBar().addMenu("&Models"), lambda: self.project, self._on_models_changed
+            self,
+            self.menuBar().addMenu("&Models"),
+            lambda: self.project,
+            self._on_models_changed,
+            self.refresh_tracks,
         )
+        self.review = ReviewController(
+            self,
+            self.menuBar().addMenu("&Review"),
+            lambda: self.project,
+            self._show_candidate,
+            self._play_candidate,
+            self.labeling.species_field.code,
+            self._after_review,
+        )
+        review_dock = self._add_dock("Review", self.review.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.findChild(QDockWidget, "Display"), review_dock)
+        self.findChild(QDockWidget, "Display").raise_()
+        self.labeling.fallback = lambda verdict: self.review.active and self.review.verdict(verdict)
+        self.candidate_region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(255, 208, 0, 40))
+        self.candidate_region.setZValue(5)
+        self.candidate_region.hide()
+        self.view.addItem(self.candidate_region, ignoreBounds=True)
         labels_dock = self._add_dock("Labels", self.labeling.panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.resizeDocks([labels_dock], [380], Qt.Orientation.Horizontal)
         self._connect()
@@ -313,6 +336,42 @@ class MainWindow(QMainWindow):
     def _on_models_changed(self) -> None:
         model = self.project.active_model() if self.project is not None else None
         self.probabilities.set_classes(model.classes if model else [])
+        self.refresh_tracks()
+        if hasattr(self, "review"):
+            self.review.set_classes(model.classes if model else [])
+
+    def _path_of(self, recording_id: int) -> Path | None:
+        return next((p for p, row in self.project_rows.items() if row.id == recording_id), None)
+
+    def _show_candidate(self, candidate) -> None:
+        path = self._path_of(candidate.recording_id)
+        if path is None:
+            return
+        self.show_recording(path)
+        span = max(self._span(), 10.0) if self.current else 15.0
+        centre = (candidate.start_s + candidate.end_s) / 2
+        self.view.set_view(centre - span / 2, span)
+        self.candidate_region.setRegion((candidate.start_s, candidate.end_s))
+        self.candidate_region.show()
+
+    def _play_candidate(self, candidate) -> None:
+        if self.current is None:
+            return
+        try:
+            self.player.play(
+                self.current,
+                candidate.start_s,
+                candidate.end_s,
+                speed=self.display_panel.playback_speed(),
+                channel=self.view.spectrogram_settings.channel,
+            )
+        except AudioDeviceError as exc:
+            self.statusBar().showMessage(f"Cannot play: {exc}")
+            return
+        self._playhead_timer.start()
+
+    def _after_review(self) -> None:
+        self.labeling.refresh()
         self.refresh_tracks()
 
     def refresh_tracks(self) -> None:

@@ -24,12 +24,18 @@ class ScoringController(QObject):
     finished = Signal(object)  # ScoringResult
 
     def __init__(
-        self, window: QMainWindow, menu: QMenu, project: Callable[[], Project | None], changed: Callable[[], None]
+        self,
+        window: QMainWindow,
+        menu: QMenu,
+        project: Callable[[], Project | None],
+        changed: Callable[[], None],
+        scored_more: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(window)
         self.window = window
         self._project = project
         self._changed = changed
+        self._scored_more = scored_more or changed
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self.last_result: ScoringResult | None = None
@@ -112,7 +118,7 @@ class ScoringController(QObject):
         self.progress_bar.setValue(progress.windows_done)
         eta = f", about {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
         self.progress_bar.setFormat(f"scoring %v/%m windows{eta}")
-        self._changed()
+        self._scored_more()
 
     def _on_finished(self, result: ScoringResult) -> None:
         self.last_result = result

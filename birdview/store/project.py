@@ -396,6 +396,25 @@ class Project:
         self._record(_Change(description, dict(before), {i: None for i in before}))
         return len(before)
 
+    def replace_annotations(
+        self, remove: Sequence[int], add: Sequence[Annotation], description: str
+    ) -> list[Annotation]:
+        """Delete some labels and add others as one edit (one transaction, one undo step)."""
+        known = self._species_set()
+        for annotation in add:
+            self._check(annotation, known)
+        before = {a.id: a for a in self.annotations_by_id(list(remove))}
+        with self._transaction():
+            # Insert first: SQLite would otherwise hand the deleted ids to the new rows.
+            added = [self._insert(replace(a, id=None)) for a in add]
+            self.db.executemany("DELETE FROM annotations WHERE id = ?", [(i,) for i in before])
+        after: dict[int, Annotation | None] = {i: None for i in before}
+        after.update({a.id: a for a in added})
+        state_before: dict[int, Annotation | None] = dict(before)
+        state_before.update({a.id: None for a in added})
+        self._record(_Change(description, state_before, after))
+        return added
+
     def import_annotations(self, annotations: Sequence[Annotation], description: str = "import") -> ImportResult:
         """Add labels in one transaction, leaving out those the project already has."""
         known = self._species_set()

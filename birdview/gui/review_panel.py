@@ -1,0 +1,235 @@
+"""The review queue dock: candidates of the active model, one at a time, verdicts by keyboard.
+
+Keys (in the window): Y or C confirm, N or X reject (a hard negative), U uncertain, R relabel with
+the species field, S next, B previous, Space play. With a label or a box selected, N/U/R/C/X act
+on that instead (the Labels menu).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from birdview.review.queue import ORDERS, Candidate, candidates, progress, record_verdicts, verdict_of
+from birdview.spectrogram.ticks import format_time
+from birdview.store.project import Project, ProjectError
+
+ALL_SPECIES = "all species"
+
+
+class ReviewPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.species = QComboBox()
+        self.species.setEditable(True)
+        self.species.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.min_score = QDoubleSpinBox(minimum=0, maximum=1, singleStep=0.05, decimals=2, value=0.5)
+        self.max_score = QDoubleSpinBox(minimum=0, maximum=1, singleStep=0.05, decimals=2, value=1.0)
+        self.order = QComboBox()
+        self.order.addItems(ORDERS)
+        self.show_reviewed = QCheckBox("Show reviewed too")
+        self.auto_play = QCheckBox("Play each candidate")
+        form.addRow("Species", self.species)
+        form.addRow("Score from", self.min_score)
+        form.addRow("Score to", self.max_score)
+        form.addRow("Order by", self.order)
+        form.addRow("", self.show_reviewed)
+        form.addRow("", self.auto_play)
+        layout.addLayout(form)
+        self.counter = QLabel("no model")
+        layout.addWidget(self.counter)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Recording", "Time", "Species", "Score", "Verdict"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        layout.addWidget(self.table)
+        batch = QHBoxLayout()
+        self.confirm_all = QPushButton("Confirm all listed")
+        self.reject_all = QPushButton("Reject all listed")
+        batch.addWidget(self.confirm_all)
+        batch.addWidget(self.reject_all)
+        layout.addLayout(batch)
+
+
+class ReviewController(QObject):
+    candidateShown = Signal(object)
+
+    def __init__(
+        self,
+        window: QMainWindow,
+        menu: QMenu,
+        project: Callable[[], Project | None],
+        show: Callable[[Candidate], None],
+        play: Callable[[Candidate], None],
+        species_code: Callable[[], str],
+        changed: Callable[[], None],
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.panel = ReviewPanel()
+        self._project, self._show, self._play = project, show, play
+        self._species_code, self._changed = species_code, changed
+        self.queue: list[Candidate] = []
+        self.position = -1
+        self.highlight: pg.LinearRegionItem | None = None
+        for text, key, slot in (
+            ("Confirm detection", "Y", lambda: self.verdict("confirm")),
+            ("Next candidate", "S", lambda: self.step(1)),
+            ("Previous candidate", "B", lambda: self.step(-1)),
+        ):
+            action = QAction(text, window)
+            action.setShortcut(QKeySequence(key))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(slot)
+            menu.addAction(action)
+            window.addAction(action)
+        menu.addAction("Refresh the queue").triggered.connect(self.reload)
+        panel = self.panel
+        for widget in (panel.min_score, panel.max_score):
+            widget.valueChanged.connect(self.reload)
+        for combo in (panel.species, panel.order):
+            combo.currentIndexChanged.connect(self.reload)
+        panel.show_reviewed.toggled.connect(self.reload)
+        panel.table.cellClicked.connect(lambda row, _column: self.go_to(row))
+        panel.confirm_all.clicked.connect(lambda: self.batch("confirm"))
+        panel.reject_all.clicked.connect(lambda: self.batch("reject"))
+
+    @property
+    def active(self) -> bool:
+        return 0 <= self.position < len(self.queue)
+
+    @property
+    def current(self) -> Candidate | None:
+        return self.queue[self.position] if self.active else None
+
+    def set_classes(self, classes: list[str]) -> None:
+        self.panel.species.blockSignals(True)
+        self.panel.species.clear()
+        self.panel.species.addItems([ALL_SPECIES, *classes])
+        self.panel.species.blockSignals(False)
+        self.reload()
+
+    def _filters(self) -> dict:
+        species = self.panel.species.currentText()
+        return {
+            "species": None if species in ("", ALL_SPECIES) else species,
+            "min_score": self.panel.min_score.value(),
+            "max_score": self.panel.max_score.value(),
+        }
+
+    def reload(self) -> None:
+        project = self._project()
+        model = project.active_model() if project is not None else None
+        if model is None:
+            self.queue, self.position = [], -1
+            self.panel.counter.setText("no model: add one in the Models menu")
+            self._fill()
+            return
+        try:
+            self.queue = candidates(
+                project,
+                model.version,
+                order=self.panel.order.currentText(),
+                show="all" if self.panel.show_reviewed.isChecked() else "unreviewed",
+                **self._filters(),
+            )
+        except ProjectError as exc:
+            self.window.statusBar().showMessage(str(exc))
+            self.queue = []
+        self.position = 0 if self.queue else -1
+        self._fill()
+        self._count()
+
+    def _count(self) -> None:
+        project = self._project()
+        model = project.active_model() if project is not None else None
+        if model is None:
+            return
+        done, total = progress(project, model.version, **self._filters())
+        self.panel.counter.setText(f"{done} of {total} reviewed")
+
+    def _fill(self) -> None:
+        table = self.panel.table
+        project = self._project()
+        names = {r.id: r.name for r in project.recordings()} if project is not None else {}
+        table.setRowCount(len(self.queue))
+        for row, candidate in enumerate(self.queue):
+            verdict = verdict_of(project, candidate) or ""
+            values = (
+                names.get(candidate.recording_id, ""),
+                format_time(candidate.start_s),
+                candidate.species,
+                f"{candidate.score:.3f}",
+                verdict,
+            )
+            for column, value in enumerate(values):
+                table.setItem(row, column, QTableWidgetItem(value))
+        if self.active:
+            self.go_to(self.position)
+
+    def go_to(self, row: int) -> None:
+        if not 0 <= row < len(self.queue):
+            return
+        self.position = row
+        self.panel.table.selectRow(row)
+        candidate = self.queue[row]
+        self._show(candidate)
+        if self.panel.auto_play.isChecked():
+            self._play(candidate)
+        self.candidateShown.emit(candidate)
+
+    def step(self, by: int) -> None:
+        if self.queue:
+            self.go_to(min(max(self.position + by, 0), len(self.queue) - 1))
+
+    def verdict(self, kind: str) -> bool:
+        """A verdict on the current candidate; the queue then moves to the next one."""
+        project, candidate = self._project(), self.current
+        if project is None or candidate is None:
+            return False
+        species = self._species_code() if kind == "relabel" else None
+        try:
+            record_verdicts(project, [candidate], kind, species)
+        except ProjectError as exc:
+            self.window.statusBar().showMessage(f"Not saved: {exc}")
+            return True
+        self.panel.table.setItem(self.position, 4, QTableWidgetItem(kind))
+        self.window.statusBar().showMessage(f"{kind}: {candidate.species} at {format_time(candidate.start_s)}")
+        self._count()
+        self._changed()
+        if self.position + 1 < len(self.queue):
+            self.go_to(self.position + 1)
+        return True
+
+    def batch(self, kind: str) -> int:
+        project = self._project()
+        if project is None or not self.queue:
+            return 0
+        added = record_verdicts(project, list(self.queue), kind)
+        self.window.statusBar().showMessage(f"{kind}: {len(self.queue)} detection(s) (one undo step)")
+        self._changed()
+        self.reload()
+        return len(added)

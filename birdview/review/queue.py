@@ -1,0 +1,170 @@
+"""The review queue: candidate detections from a model's predictions, and verdicts on them.
+
+Every verdict is a label committed at once, with source ``model_review``, the model's score and
+version: confirm -> a confirmed call; reject -> a hard negative for that species (what retraining
+learns the model's false alarms from); uncertain -> an uncertain label; relabel -> a hard negative
+for the model's species and a confirmed call of the right one. A new verdict on a window replaces
+the earlier one; a batch of verdicts is one undo step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from birdview.store.project import Annotation, Project, ProjectError
+
+ORDERS = ("score", "uncertainty", "time")
+VERDICTS = ("confirm", "reject", "uncertain", "relabel")
+SHOW = ("unreviewed", "reviewed", "all")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    recording_id: int
+    window: int
+    start_s: float
+    end_s: float
+    species: str
+    score: float
+    model_version: int
+
+    def key(self) -> tuple[int, float, str]:
+        return (self.recording_id, round(self.start_s, 3), self.species)
+
+
+def _verdict_labels(project: Project, version: int) -> dict[tuple[int, float, str], list[Annotation]]:
+    """Earlier verdicts on this model's windows, by (recording, start, species reviewed)."""
+    found: dict[tuple[int, float, str], list[Annotation]] = {}
+    for label in project.annotations(source="model_review"):
+        if label.model_version != version:
+            continue
+        key = (label.recording_id, round(label.start_s, 3), label.note or label.species)
+        found.setdefault(key, []).append(label)
+    return found
+
+
+def candidates(
+    project: Project,
+    version: int,
+    species: str | Sequence[str] | None = None,
+    min_score: float = 0.5,
+    max_score: float = 1.0,
+    order: str = "score",
+    threshold: float = 0.5,
+    show: str = "unreviewed",
+    recording_ids: Sequence[int] | None = None,
+) -> list[Candidate]:
+    if order not in ORDERS:
+        raise ProjectError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+    if show not in SHOW:
+        raise ProjectError(f"show must be one of {', '.join(SHOW)}, not {show!r}")
+    model = project.model(version)
+    wanted = [species] if isinstance(species, str) else list(species or model.classes)
+    unknown = [code for code in wanted if code not in model.classes]
+    if unknown:
+        raise ProjectError(f"model {version} does not predict {', '.join(unknown)}")
+    columns = [model.classes.index(code) for code in wanted]
+    reviewed = _verdict_labels(project, version)
+    found: list[Candidate] = []
+    for recording in project.recordings():
+        if recording_ids is not None and recording.id not in recording_ids:
+            continue
+        first, scores = project.predictions(version, recording.id)
+        if not len(scores):
+            continue
+        block = scores[:, columns]
+        # Scores are stored as float16 (about 3 significant digits): compare at that precision.
+        rows, cols = np.nonzero((block >= min_score - 5e-4) & (block <= max_score + 5e-4))
+        for row, col in zip(rows, cols, strict=True):
+            window = first + int(row)
+            start = window * model.window_s
+            candidate = Candidate(
+                recording.id,
+                window,
+                start,
+                min(start + model.window_s, recording.duration_s),
+                wanted[col],
+                float(block[row, col]),
+                version,
+            )
+            done = candidate.key() in reviewed
+            if show == "all" or (show == "reviewed") == done:
+                found.append(candidate)
+    if order == "score":
+        found.sort(key=lambda c: (-c.score, c.recording_id, c.start_s))
+    elif order == "uncertainty":
+        found.sort(key=lambda c: (abs(c.score - threshold), c.recording_id, c.start_s))
+    else:
+        found.sort(key=lambda c: (c.recording_id, c.start_s, c.species))
+    return found
+
+
+def verdict_of(project: Project, candidate: Candidate) -> str | None:
+    labels = _verdict_labels(project, candidate.model_version).get(candidate.key(), [])
+    kinds = {(a.kind, a.species == candidate.species) for a in labels}
+    if not labels:
+        return None
+    if ("call", True) in kinds:
+        return "confirm"
+    if ("call", False) in kinds:
+        return "relabel"
+    if ("uncertain", True) in kinds:
+        return "uncertain"
+    return "reject"
+
+
+def _labels_for(candidate: Candidate, verdict: str, species: str | None, author: str | None) -> list[Annotation]:
+    common = dict(
+        recording_id=candidate.recording_id,
+        start_s=candidate.start_s,
+        end_s=candidate.end_s,
+        source="model_review",
+        score=candidate.score,
+        model_version=candidate.model_version,
+        author=author,
+        note=candidate.species,
+    )
+    if verdict == "confirm":
+        return [Annotation(species=candidate.species, kind="call", status="confirmed", **common)]
+    if verdict == "reject":
+        return [Annotation(species=candidate.species, kind="hard_negative", status="rejected", **common)]
+    if verdict == "uncertain":
+        return [Annotation(species=candidate.species, kind="uncertain", status="unreviewed", **common)]
+    if verdict == "relabel":
+        if not species:
+            raise ProjectError("relabel needs the right species")
+        if species == candidate.species:
+            return _labels_for(candidate, "confirm", None, author)
+        return [
+            Annotation(species=candidate.species, kind="hard_negative", status="rejected", **common),
+            Annotation(species=species, kind="call", status="confirmed", **common),
+        ]
+    raise ProjectError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
+
+
+def record_verdicts(
+    project: Project,
+    chosen: Sequence[Candidate],
+    verdict: str,
+    species: str | None = None,
+    author: str | None = None,
+) -> list[Annotation]:
+    """Verdicts on candidates, replacing earlier ones on the same windows; one undo step."""
+    if not chosen:
+        return []
+    earlier = _verdict_labels(project, chosen[0].model_version)
+    remove = [a.id for c in chosen for a in earlier.get(c.key(), [])]
+    add = [label for c in chosen for label in _labels_for(c, verdict, species, author)]
+    description = f"{verdict} {len(chosen)} detection(s)" if len(chosen) > 1 else f"{verdict} detection"
+    return project.replace_annotations(remove, add, description)
+
+
+def progress(project: Project, version: int, **filters: object) -> tuple[int, int]:
+    """(reviewed, total) among the candidates the filters select."""
+    filters = {k: v for k, v in filters.items() if k not in ("show", "order")}
+    everything = candidates(project, version, show="all", **filters)
+    reviewed = _verdict_labels(project, version)
+    return sum(1 for c in everything if c.key() in reviewed), len(everything)

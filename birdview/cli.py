@@ -9,7 +9,7 @@ from pathlib import Path
 from birdview.audio.recording import AudioFileError, find_audio_files, probe
 from birdview.spectrogram.ticks import format_time
 
-SUBCOMMANDS = ("info", "add", "import", "export", "relink", "models", "score")
+SUBCOMMANDS = ("info", "add", "import", "export", "relink", "models", "score", "detections")
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -192,7 +192,33 @@ def _score(argv: list[str]) -> int:
     return 1 if result.problems else 0
 
 
+def _detections(argv: list[str]) -> int:
+    from birdview.formats.transfer import write_detections
+    from birdview.review.summary import detection_rows
+
+    parser = argparse.ArgumentParser(
+        prog="birdview detections", description="Export a model's detections with their review verdicts."
+    )
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--format", choices=["raven", "birdnet"], default="raven")
+    parser.add_argument("--model", type=int, metavar="VERSION", help="default: the active model")
+    parser.add_argument("--species")
+    parser.add_argument("--threshold", type=float, help="default: each species' own threshold, else 0.5")
+    args = parser.parse_args(argv)
+    with _open_project(args.project) as project:
+        model = project.model(args.model) if args.model else project.active_model()
+        if model is None:
+            print("birdview detections: error: no model in the project", file=sys.stderr)
+            return 2
+        rows = detection_rows(project, model.version, args.species, args.threshold)
+        print(write_detections(args.format, rows, args.out))
+    print(f"{len(rows)} detection(s) written", file=sys.stderr)
+    return 0
+
+
 HEADLESS = {
+    "detections": _detections,
     "info": _info,
     "add": _add,
     "import": _import,

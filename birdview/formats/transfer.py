@@ -276,3 +276,13 @@ def _raven_row(row: dict) -> dict:
         "Begin Path": row["path"],
         "File Offset (s)": f"{row['start_s']:.6f}",
     }
+
+
+def write_detections(fmt: str, rows: list[dict], out: str | Path) -> Path:
+    """Model detections with their verdicts (the Status column) as a Raven table or BirdNET CSV."""
+    out = _parent(Path(out))
+    if fmt == "raven":
+        return raven.write(out, [_raven_row(row) for row in rows])
+    if fmt == "birdnet":
+        return birdnet.write(out, rows)
+    raise LabelFileError(f"detections are exported as raven or birdnet, not {fmt!r}")

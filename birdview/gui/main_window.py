@@ -158,6 +158,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.findChild(QDockWidget, "Display"), review_dock)
         self.findChild(QDockWidget, "Display").raise_()
         self.labeling.fallback = lambda verdict: self.review.active and self.review.verdict(verdict)
+        self.review.thresholdApplied.connect(lambda _species, value: self.probabilities.set_threshold(value))
         self.candidate_region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(255, 208, 0, 40))
         self.candidate_region.setZValue(5)
         self.candidate_region.hide()

@@ -76,6 +76,7 @@ class ReviewPanel(QWidget):
 
 class ReviewController(QObject):
     candidateShown = Signal(object)
+    thresholdApplied = Signal(str, float)
 
     def __init__(
         self,
@@ -107,6 +108,8 @@ class ReviewController(QObject):
             menu.addAction(action)
             window.addAction(action)
         menu.addAction("Refresh the queue").triggered.connect(self.reload)
+        menu.addAction("Summary and thresholds…").triggered.connect(self.open_summary)
+        self.summary_dialog = None
         panel = self.panel
         for widget in (panel.min_score, panel.max_score):
             widget.valueChanged.connect(self.reload)
@@ -223,6 +226,21 @@ class ReviewController(QObject):
         if self.position + 1 < len(self.queue):
             self.go_to(self.position + 1)
         return True
+
+    def open_summary(self):
+        from birdview.gui.summary_dialog import SummaryDialog
+
+        project = self._project()
+        if project is None or project.active_model() is None:
+            self.window.statusBar().showMessage("The summary needs a project with a model")
+            return None
+        self.summary_dialog = SummaryDialog(project, self._threshold_applied, self.window)
+        self.summary_dialog.show()
+        return self.summary_dialog
+
+    def _threshold_applied(self, species: str, threshold: float) -> None:
+        self.window.statusBar().showMessage(f"Threshold for {species}: {threshold:.2f}")
+        self.thresholdApplied.emit(species, threshold)
 
     def batch(self, kind: str) -> int:
         project = self._project()

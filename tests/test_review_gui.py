@@ -114,6 +114,9 @@ def test_review_queue_by_keyboard(window: MainWindow, qtbot) -> None:
     window.project.store_predictions(1, row.id, scores)
     review = window.review
     review.reload()
+    t0, t1 = window.view.view_range()
+    assert window.view.view_range() == (t0, t1)  # refilling the queue does not move the view
+    review.start()
     assert [(c.window, c.species) for c in review.queue] == [(1, "whistle"), (4, "whistle"), (6, "pulses")]
     assert review.panel.counter.text() == "0 of 3 reviewed"
     t0, t1 = window.view.view_range()

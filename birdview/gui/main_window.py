@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
             self.menuBar().addMenu("&Models"),
             lambda: self.project,
             self._on_models_changed,
-            self.refresh_tracks,
+            self._on_scored,
         )
         self.review = ReviewController(
             self,
@@ -370,6 +370,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Cannot play: {exc}")
             return
         self._playhead_timer.start()
+
+    def _on_scored(self) -> None:
+        self.refresh_tracks()
+        if not self.scoring.running:
+            self.review.reload()
 
     def _after_review(self) -> None:
         self.labeling.refresh()

@@ -29,11 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from birdview.review.queue import ORDERS, Candidate, candidates, progress, record_verdicts, verdict_of
+from birdview.review.queue import ORDERS, Candidate, progress, queue_with_progress, record_verdicts, verdicts_of
 from birdview.spectrogram.ticks import format_time
 from birdview.store.project import Project, ProjectError
 
 ALL_SPECIES = "all species"
+#: Rows listed in the table; the queue itself can be longer (S goes on past them).
+MAX_ROWS = 500
 
 
 class ReviewPanel(QWidget):
@@ -107,15 +109,19 @@ class ReviewController(QObject):
             action.triggered.connect(slot)
             menu.addAction(action)
             window.addAction(action)
-        menu.addAction("Refresh the queue").triggered.connect(self.reload)
+        start = QAction("Start reviewing", window)
+        start.setShortcut(QKeySequence("Ctrl+R"))
+        start.triggered.connect(self.start)
+        menu.addAction(start)
+        window.addAction(start)
         menu.addAction("Summary and thresholds…").triggered.connect(self.open_summary)
         self.summary_dialog = None
         panel = self.panel
         for widget in (panel.min_score, panel.max_score):
-            widget.valueChanged.connect(self.reload)
+            widget.valueChanged.connect(self.start)
         for combo in (panel.species, panel.order):
-            combo.currentIndexChanged.connect(self.reload)
-        panel.show_reviewed.toggled.connect(self.reload)
+            combo.currentIndexChanged.connect(self.start)
+        panel.show_reviewed.toggled.connect(self.start)
         panel.table.cellClicked.connect(lambda row, _column: self.go_to(row))
         panel.confirm_all.clicked.connect(lambda: self.batch("confirm"))
         panel.reject_all.clicked.connect(lambda: self.batch("reject"))
@@ -143,7 +149,13 @@ class ReviewController(QObject):
             "max_score": self.panel.max_score.value(),
         }
 
-    def reload(self) -> None:
+    def start(self) -> None:
+        """Reload the queue and show its first candidate."""
+        self.reload(navigate=True)
+
+    def reload(self, navigate: bool = False) -> None:
+        """Refill the queue from the filters; the view moves only when ``navigate`` is set
+        (a finished scoring run must not yank the view away from what the user is doing)."""
         project = self._project()
         model = project.active_model() if project is not None else None
         if model is None:
@@ -152,7 +164,7 @@ class ReviewController(QObject):
             self._fill()
             return
         try:
-            self.queue = candidates(
+            self.queue, done, total = queue_with_progress(
                 project,
                 model.version,
                 order=self.panel.order.currentText(),
@@ -161,10 +173,12 @@ class ReviewController(QObject):
             )
         except ProjectError as exc:
             self.window.statusBar().showMessage(str(exc))
-            self.queue = []
+            self.queue, done, total = [], 0, 0
         self.position = 0 if self.queue else -1
         self._fill()
-        self._count()
+        self.panel.counter.setText(f"{done} of {total} reviewed")
+        if navigate and self.active:
+            self.go_to(self.position)
 
     def _count(self) -> None:
         project = self._project()
@@ -178,9 +192,11 @@ class ReviewController(QObject):
         table = self.panel.table
         project = self._project()
         names = {r.id: r.name for r in project.recordings()} if project is not None else {}
-        table.setRowCount(len(self.queue))
-        for row, candidate in enumerate(self.queue):
-            verdict = verdict_of(project, candidate) or ""
+        shown = self.queue[:MAX_ROWS]
+        table.setRowCount(len(shown))
+        verdicts = verdicts_of(project, shown) if project is not None else []
+        for row, (candidate, verdict) in enumerate(zip(shown, verdicts, strict=True)):
+            verdict = verdict or ""
             values = (
                 names.get(candidate.recording_id, ""),
                 format_time(candidate.start_s),
@@ -190,14 +206,13 @@ class ReviewController(QObject):
             )
             for column, value in enumerate(values):
                 table.setItem(row, column, QTableWidgetItem(value))
-        if self.active:
-            self.go_to(self.position)
 
     def go_to(self, row: int) -> None:
         if not 0 <= row < len(self.queue):
             return
         self.position = row
-        self.panel.table.selectRow(row)
+        if row < self.panel.table.rowCount():
+            self.panel.table.selectRow(row)
         candidate = self.queue[row]
         self._show(candidate)
         if self.panel.auto_play.isChecked():
@@ -219,7 +234,8 @@ class ReviewController(QObject):
         except ProjectError as exc:
             self.window.statusBar().showMessage(f"Not saved: {exc}")
             return True
-        self.panel.table.setItem(self.position, 4, QTableWidgetItem(kind))
+        if self.position < self.panel.table.rowCount():
+            self.panel.table.setItem(self.position, 4, QTableWidgetItem(kind))
         self.window.statusBar().showMessage(f"{kind}: {candidate.species} at {format_time(candidate.start_s)}")
         self._count()
         self._changed()

@@ -127,7 +127,7 @@ class ScoringController(QObject):
         state = "cancelled" if result.cancelled else "done"
         problems = f"; problems: {'; '.join(result.problems)}" if result.problems else ""
         self.window.statusBar().showMessage(f"Scoring {state}: {result.windows} windows scored{problems}")
-        self._changed()
+        self._scored_more()
         self.finished.emit(result)
 
     def _on_failed(self, message: str) -> None:

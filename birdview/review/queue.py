@@ -32,7 +32,7 @@ class Candidate:
     model_version: int
 
     def key(self) -> tuple[int, float, str]:
-        return (self.recording_id, round(self.start_s, 3), self.species)
+        return (self.recording_id, self.start_s, self.species)
 
 
 def _verdict_labels(project: Project, version: int) -> dict[tuple[int, float, str], list[Annotation]]:
@@ -41,7 +41,7 @@ def _verdict_labels(project: Project, version: int) -> dict[tuple[int, float, st
     for label in project.annotations(source="model_review"):
         if label.model_version != version:
             continue
-        key = (label.recording_id, round(label.start_s, 3), label.note or label.species)
+        key = (label.recording_id, label.start_s, label.note or label.species)
         found.setdefault(key, []).append(label)
     return found
 
@@ -103,7 +103,18 @@ def candidates(
 
 
 def verdict_of(project: Project, candidate: Candidate) -> str | None:
-    labels = _verdict_labels(project, candidate.model_version).get(candidate.key(), [])
+    return _verdict(_verdict_labels(project, candidate.model_version).get(candidate.key(), []), candidate)
+
+
+def verdicts_of(project: Project, chosen: Sequence[Candidate]) -> list[str | None]:
+    """The verdicts of many candidates (of one model) with one query."""
+    if not chosen:
+        return []
+    earlier = _verdict_labels(project, chosen[0].model_version)
+    return [_verdict(earlier.get(c.key(), []), c) for c in chosen]
+
+
+def _verdict(labels: list[Annotation], candidate: Candidate) -> str | None:
     kinds = {(a.kind, a.species == candidate.species) for a in labels}
     if not labels:
         return None
@@ -160,6 +171,20 @@ def record_verdicts(
     add = [label for c in chosen for label in _labels_for(c, verdict, species, author)]
     description = f"{verdict} {len(chosen)} detection(s)" if len(chosen) > 1 else f"{verdict} detection"
     return project.replace_annotations(remove, add, description)
+
+
+def queue_with_progress(
+    project: Project, version: int, show: str = "unreviewed", **filters: object
+) -> tuple[list[Candidate], int, int]:
+    """The queue the filters select, with (reviewed, total) of all their candidates: one pass."""
+    everything = candidates(project, version, show="all", **filters)
+    reviewed = _verdict_labels(project, version)
+    done = [c.key() in reviewed for c in everything]
+    if show == "all":
+        queue = everything
+    else:
+        queue = [c for c, d in zip(everything, done, strict=True) if d == (show == "reviewed")]
+    return queue, sum(done), len(everything)
 
 
 def progress(project: Project, version: int, **filters: object) -> tuple[int, int]:

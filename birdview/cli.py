@@ -9,7 +9,7 @@ from pathlib import Path
 from birdview.audio.recording import AudioFileError, find_audio_files, probe
 from birdview.spectrogram.ticks import format_time
 
-SUBCOMMANDS = ("info", "add", "import", "export", "relink", "models", "score", "detections")
+SUBCOMMANDS = ("info", "add", "import", "export", "relink", "models", "score", "detections", "retrain")
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -217,7 +217,47 @@ def _detections(argv: list[str]) -> int:
     return 0
 
 
+def _retrain(argv: list[str]) -> int:
+    from birdview.jobs.retrain import MODES, register_result, start_retrain
+
+    parser = argparse.ArgumentParser(
+        prog="birdview retrain",
+        description="Retrain the active model on the project's labels (prints the new checkpoint).",
+    )
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--mode", choices=MODES, default="quick")
+    parser.add_argument("--base-data", type=Path, help="a BirdCLEF-layout dataset to train on as well")
+    parser.add_argument("--epochs", type=int)
+    args = parser.parse_args(argv)
+
+    def report(event: dict) -> None:
+        if event.get("stage") in ("train", "validate"):
+            text = {k: event[k] for k in ("stage", "epoch", "step", "total", "loss", "metrics") if k in event}
+            print(f"birdview retrain: {text}", file=sys.stderr)
+
+    with _open_project(args.project) as project:
+        job = start_retrain(project, args.mode, args.base_data, args.epochs, on_event=report)
+        try:
+            state = job.job.wait()
+        except KeyboardInterrupt:
+            job.job.cancel()
+            state = job.job.wait()
+        if state.state != "done":
+            print(f"birdview retrain: {state.state}: {state.message}", file=sys.stderr)
+            return 1
+        model = register_result(project, job.job.folder)
+        new, old = model.metrics.get("new", {}), model.metrics.get("old", {})
+        print(
+            f"model version {model.version} (from {model.parent}): validation ROC-AUC {new.get('roc_auc'):.3f}"
+            + (f" (was {old.get('roc_auc'):.3f})" if old else ""),
+            file=sys.stderr,
+        )
+        print(model.path)
+    return 0
+
+
 HEADLESS = {
+    "retrain": _retrain,
     "detections": _detections,
     "info": _info,
     "add": _add,

@@ -19,6 +19,7 @@ from trainer.classes import load_species
 from trainer.config import TrainConfig
 from trainer.data.dataset import BirdDataModule
 from trainer.data.metadata import load_training_set
+from trainer.frontend import FrontEndConfig
 from trainer.lightning_module import BirdModule
 from trainer.metrics import all_metrics
 from trainer.model import grow_head
@@ -57,7 +58,10 @@ def _initialise_from(module: BirdModule, path: str) -> None:
     old_classes = list(checkpoint["hyper_parameters"]["classes"])
     state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
     head = {k: state.pop(k) for k in list(state) if k.startswith("classifier.")}
-    missing, unexpected = module.model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = module.model.load_state_dict(state, strict=False)
+    except RuntimeError:
+        raise ValueError(f"{path}: its network differs from {module.config.backbone!r}") from None
     if unexpected or any(not k.startswith("classifier.") for k in missing):
         raise ValueError(f"{path}: its backbone differs from {module.config.backbone!r}")
     old_head = torch.nn.Linear(head["classifier.weight"].shape[1], len(old_classes))
@@ -73,8 +77,20 @@ def resolve_classes(species: str | None) -> list[str] | None:
     return load_species(species)
 
 
+def _architecture_of(config: TrainConfig) -> TrainConfig:
+    """Starting from a checkpoint means its network and front end: take them from it."""
+    if not config.init_from:
+        return config
+    earlier = read_checkpoint(config.init_from)["hyper_parameters"]
+    config.backbone = earlier["config"]["backbone"]
+    config.pooling = earlier["config"].get("pooling", config.pooling)
+    config.frontend = FrontEndConfig.from_dict(earlier["frontend"])
+    return config
+
+
 def fit(config: TrainConfig, progress_stream=None) -> FitResult:
     config.validate()
+    config = _architecture_of(config)
     pl.seed_everything(config.seed, workers=True)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -182,13 +198,14 @@ def _fit_head_only(
     total = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total)
     generator = torch.Generator().manual_seed(config.seed)
-    best_auc, best_state, step = -1.0, None, 0
+    loss_fn = _balanced_loss(module, train_y)
+    best_key, best_auc, best_state, step = (-1.0, float("-inf")), -1.0, None, 0
     metrics: dict[str, float] = {}
     for epoch in range(config.epochs):
         order = torch.randperm(len(train_x), generator=generator)
         for start in range(0, len(train_x), config.batch_size):
             rows = order[start : start + config.batch_size]
-            loss = module.loss(head(train_x[rows]), train_y[rows])
+            loss = loss_fn(head(train_x[rows]), train_y[rows])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -203,8 +220,11 @@ def _fit_head_only(
         metrics = {f"val_{k}": v for k, v in scores.items()}
         if config.progress == "json":
             emit({"stage": "validate", "epoch": epoch, "step": step, "total": total, "metrics": metrics}, stream)
-        if auc > best_auc:
-            best_auc, best_state = auc, {k: v.clone() for k, v in head.state_dict().items()}
+        # The best epoch: highest ROC-AUC, and among equals the lowest log loss (AUC alone can peak
+        # long before the scores are calibrated).
+        key = (auc, -scores["log_loss"])
+        if key > best_key:
+            best_key, best_auc, best_state = key, auc, {k: v.clone() for k, v in head.state_dict().items()}
     last = save_module(module, out / "checkpoints" / "last.ckpt")
     head.load_state_dict(best_state)
     best = save_module(module, out / "checkpoints" / "best.ckpt")
@@ -212,6 +232,17 @@ def _fit_head_only(
     if config.progress == "json":
         emit({"stage": "done", "checkpoint": str(best), "metrics": metrics}, stream)
     return FitResult(best, last, metrics, skipped)
+
+
+def _balanced_loss(module: BirdModule, targets: torch.Tensor):
+    """The user's few positives against many negatives: with BCE, weight each class's positives by
+    its negatives-to-positives ratio (at most 10), so its scores stay calibrated around 0.5."""
+    if module.config.loss != "bce":
+        return module.loss
+    positives = (targets > 0).sum(dim=0).float()
+    ratio = ((len(targets) - positives) / positives.clamp_min(1)).clamp(1.0, 10.0)
+    weight = torch.where(positives > 0, ratio, torch.ones_like(ratio))
+    return lambda logits, y: torch.nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=weight)
 
 
 def save_module(module: BirdModule, path: Path) -> Path:

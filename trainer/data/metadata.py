@@ -38,6 +38,9 @@ class Clip:
     start_s: float | None
     end_s: float | None
     line: int
+    #: From an optional ``fold`` column: the validation fold chosen by whoever built the set
+    #: (e.g. by recording, so that no recording is in both); -1 = always in training.
+    fold: int | None = None
 
     @property
     def is_negative(self) -> bool:
@@ -63,7 +66,10 @@ class TrainingSet:
         return y
 
     def folds(self, n_folds: int = 5, seed: int = 42) -> np.ndarray:
-        """Fold number of each clip, stratified by primary label (hard negatives are a stratum)."""
+        """Fold number of each clip: the ``fold`` column where the data has one; otherwise
+        stratified by primary label (hard negatives are a stratum)."""
+        if self.clips and all(clip.fold is not None for clip in self.clips):
+            return np.array([clip.fold for clip in self.clips], dtype=int)
         strata = np.array([clip.primary or "__negative__" for clip in self.clips])
         counts = pd.Series(strata).value_counts()
         # Labels rarer than the number of folds cannot be spread; they go to training (fold -1).
@@ -191,6 +197,7 @@ def _clip_from_row(row: dict, root: Path, where: str, known: set[str] | None, ch
     if check_audio:
         _check_audio(path, where)
     rating = _optional_float(row.get("rating"), "rating", where)
+    fold = _optional_float(row.get("fold"), "fold", where)
     return Clip(
         path=path,
         primary=primary,
@@ -199,6 +206,7 @@ def _clip_from_row(row: dict, root: Path, where: str, known: set[str] | None, ch
         start_s=start,
         end_s=end,
         line=int(where.rsplit(":", 1)[1]),
+        fold=None if fold is None else int(fold),
     )
 
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QScrollBar,
     QVBoxLayout,
     QWidget,
@@ -30,6 +31,7 @@ from birdview.gui.overview_strip import OverviewStrip
 from birdview.gui.probability_panel import ProbabilityPanel
 from birdview.gui.project_actions import ProjectActions
 from birdview.gui.recordings_panel import RecordingsPanel
+from birdview.gui.retrain_panel import RetrainController
 from birdview.gui.review_panel import ReviewController
 from birdview.gui.scoring_controller import ScoringController
 from birdview.gui.spectrogram_view import SpectrogramView
@@ -138,9 +140,10 @@ class MainWindow(QMainWindow):
         )
         self.file_menu.addSeparator()
         self._action(self.file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        models_menu = self.menuBar().addMenu("&Models")
         self.scoring = ScoringController(
             self,
-            self.menuBar().addMenu("&Models"),
+            models_menu,
             lambda: self.project,
             self._on_models_changed,
             self._on_scored,
@@ -156,6 +159,9 @@ class MainWindow(QMainWindow):
         )
         review_dock = self._add_dock("Review", self.review.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.findChild(QDockWidget, "Display"), review_dock)
+        self.retrain = RetrainController(self, models_menu, lambda: self.project, self._on_model_activated)
+        retrain_dock = self._add_dock("Retrain", self.retrain.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(review_dock, retrain_dock)
         self.findChild(QDockWidget, "Display").raise_()
         self.labeling.fallback = lambda verdict: self.review.active and self.review.verdict(verdict)
         self.review.thresholdApplied.connect(lambda _species, value: self.probabilities.set_threshold(value))
@@ -323,6 +329,7 @@ class MainWindow(QMainWindow):
         self.tiles.disk = TileDiskCache(folder / "cache" / "tiles")
         self.labeling.set_project(project, self._jump_to_label)
         self._on_models_changed()
+        self.retrain.pick_up_finished_jobs()
         self.setWindowTitle(f"birdview — {folder.name}")
         self._remember_project(folder)
         missing = project.missing_recordings()
@@ -583,7 +590,24 @@ class MainWindow(QMainWindow):
             time.sleep(0.005)
         return False
 
+    def _on_model_activated(self) -> None:
+        self._on_models_changed()
+        self.scoring.start()  # the new active model scores what it has not scored yet
+
     def closeEvent(self, event) -> None:
+        if self.retrain.running:
+            answer = QMessageBox.question(
+                self,
+                "A training job is running",
+                "Stop the training job?\n\nNo: it goes on in the background, and its model is added to the "
+                "project when you open it next.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
+            )
+            if answer == QMessageBox.StandardButton.Cancel:
+                event.ignore()
+                return
+            if answer == QMessageBox.StandardButton.Yes:
+                self.retrain.job.job.cancel()
         self.shutdown()
         super().closeEvent(event)
 

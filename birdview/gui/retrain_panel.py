@@ -1,0 +1,287 @@
+"""One-click retraining in the window: the job's live progress, loss and validation curves, log
+and cancel; then the new model against the old on the user's held-out labels, to activate or
+not; and every version, to roll back to."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from birdview.jobs.retrain import RetrainJob, register_result, running_jobs, start_retrain
+from birdview.jobs.training import DONE, TrainingJob
+from birdview.store.project import ModelRow, Project, ProjectError
+
+COMPARED = (
+    ("roc_auc", "macro ROC-AUC"),
+    ("precision_at_recall", "precision at recall 0.8"),
+    ("false_alarm_rate", "false alarms on hard negatives"),
+    ("clips", "held-out labels"),
+)
+
+
+class _Bridge(QObject):
+    event = Signal(dict)
+    registered = Signal(object)  # ModelRow or an error message
+
+
+class RetrainPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        buttons = QHBoxLayout()
+        self.quick_button = QPushButton("Retrain (quick)")
+        self.full_button = QPushButton("Retrain (full)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        for button in (self.quick_button, self.full_button, self.cancel_button):
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        self.state = QLabel("No training job.")
+        self.state.setWordWrap(True)
+        self.progress = QProgressBar()
+        layout.addWidget(self.state)
+        layout.addWidget(self.progress)
+        self.curves = pg.PlotWidget(title="training loss (yellow), validation ROC-AUC (blue)")
+        self.curves.setMaximumHeight(180)
+        self.loss_curve = self.curves.plot(pen=pg.mkPen("#ffd000", width=2))
+        self.auc_curve = self.curves.plot(pen=pg.mkPen("#00e0ff", width=2), symbol="o", symbolSize=5)
+        layout.addWidget(self.curves)
+        self.log = QPlainTextEdit(readOnly=True)
+        self.log.setMaximumHeight(110)
+        layout.addWidget(self.log)
+        self.comparison = QTableWidget(0, 3)
+        self.comparison.setHorizontalHeaderLabels(["", "active model", "new model"])
+        self.comparison.verticalHeader().hide()
+        layout.addWidget(QLabel("On your held-out labels:"))
+        layout.addWidget(self.comparison)
+        decide = QHBoxLayout()
+        self.activate_button = QPushButton("Activate the new model (and rescore)")
+        self.keep_button = QPushButton("Keep the active one")
+        for button in (self.activate_button, self.keep_button):
+            button.setEnabled(False)
+            decide.addWidget(button)
+        layout.addLayout(decide)
+        layout.addWidget(QLabel("Model versions (select one and press Activate to roll back):"))
+        self.versions = QTableWidget(0, 5)
+        self.versions.setHorizontalHeaderLabels(["version", "active", "parent", "created", "ROC-AUC"])
+        self.versions.verticalHeader().hide()
+        self.versions.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        layout.addWidget(self.versions)
+        self.rollback_button = QPushButton("Activate the selected version")
+        layout.addWidget(self.rollback_button)
+
+
+class RetrainController(QObject):
+    finished = Signal(object)  # ModelRow of the new version, or None
+
+    def __init__(
+        self, window: QMainWindow, menu: QMenu, project: Callable[[], Project | None], activated: Callable[[], None]
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self._project = project
+        self._activated = activated
+        self.panel = RetrainPanel()
+        self.job: RetrainJob | None = None
+        self.new_model: ModelRow | None = None
+        self._losses: list[float] = []
+        self._aucs: list[tuple[int, float]] = []
+        self._bridge = _Bridge()
+        self._bridge.event.connect(self._on_event)
+        self._bridge.registered.connect(self._on_registered)
+        menu.addSeparator()
+        menu.addAction("Retrain (quick: head only, seconds)").triggered.connect(lambda: self.start("quick"))
+        menu.addAction("Retrain (full fine-tune)").triggered.connect(lambda: self.start("full"))
+        panel = self.panel
+        panel.quick_button.clicked.connect(lambda: self.start("quick"))
+        panel.full_button.clicked.connect(lambda: self.start("full"))
+        panel.cancel_button.clicked.connect(self.cancel)
+        panel.activate_button.clicked.connect(self.activate_new)
+        panel.keep_button.clicked.connect(self.keep_old)
+        panel.rollback_button.clicked.connect(self._activate_selected)
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.job.running
+
+    def start(self, mode: str, epochs: int | None = None) -> bool:
+        project = self._project()
+        if project is None:
+            self.window.statusBar().showMessage("Open a project first")
+            return False
+        try:
+            self.job = start_retrain(project, mode, epochs=epochs, on_event=self._bridge.event.emit)
+        except ProjectError as exc:
+            self.panel.state.setText(f"Not started: {exc}")
+            return False
+        self._losses, self._aucs = [], []
+        self.new_model = None
+        self.panel.state.setText(
+            f"{mode} retraining running on {len(self.job.data.labels)} labels "
+            f"({len(self.job.data.valid_recordings)} recording(s) held out)"
+        )
+        self.panel.cancel_button.setEnabled(True)
+        self.panel.activate_button.setEnabled(False)
+        self.panel.keep_button.setEnabled(False)
+        return True
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            threading.Thread(target=self.job.job.cancel, daemon=True).start()
+            self.panel.state.setText("Cancelling…")
+
+    def _on_event(self, event: dict) -> None:
+        stage = event.get("stage")
+        if stage == "train" and event.get("loss") is not None:
+            self._losses.append(float(event["loss"]))
+            self.loss_plot()
+            total, step = event.get("total") or 0, event.get("step") or 0
+            self.panel.progress.setMaximum(max(1, total))
+            self.panel.progress.setValue(step)
+            eta = event.get("eta_s")
+            self.panel.progress.setFormat(
+                f"epoch {event.get('epoch')}, step %v/%m" + (f", {eta:.0f} s left" if eta else "")
+            )
+        elif stage == "validate":
+            auc = event.get("metrics", {}).get("val_roc_auc")
+            if auc is not None:
+                self._aucs.append((len(self._losses), float(auc)))
+                self.loss_plot()
+        elif stage == "finished":
+            self.panel.cancel_button.setEnabled(False)
+            self.panel.log.setPlainText(self.job.job.log_tail(30) if self.job else "")
+            if event.get("state") == DONE:
+                self.panel.state.setText("Trained; comparing with the active model on your held-out labels…")
+                self._register(self.job.job.folder)
+            else:
+                self.panel.state.setText(f"Training {event.get('state')}: {event.get('message') or ''}")
+                self.finished.emit(None)
+
+    def loss_plot(self) -> None:
+        self.panel.loss_curve.setData(list(range(len(self._losses))), self._losses)
+        if self._aucs:
+            xs, ys = zip(*self._aucs, strict=True)
+            self.panel.auc_curve.setData(list(xs), list(ys))
+
+    def _register(self, folder: Path) -> None:
+        project_folder = self._project().folder
+
+        def run() -> None:
+            try:
+                with Project.open(project_folder) as project:
+                    self._bridge.registered.emit(register_result(project, folder))
+            except Exception as exc:
+                self._bridge.registered.emit(f"registering the new model failed: {exc}")
+
+        threading.Thread(target=run, name="register-model", daemon=True).start()
+
+    def _on_registered(self, model: object) -> None:
+        if not isinstance(model, ModelRow):
+            self.panel.state.setText(str(model) if model else "The job left no model")
+            self.finished.emit(None)
+            return
+        self.new_model = model
+        self.panel.state.setText(f"New model version {model.version} (from version {model.parent}) is ready.")
+        self._fill_comparison(model)
+        self.panel.activate_button.setEnabled(True)
+        self.panel.keep_button.setEnabled(True)
+        self.refresh_versions()
+        self.finished.emit(model)
+
+    def _fill_comparison(self, model: ModelRow) -> None:
+        table = self.panel.comparison
+        old, new = model.metrics.get("old", {}), model.metrics.get("new", {})
+        species = sorted(set(new.get("per_species", {})) | set(old.get("per_species", {})))
+        rows = [(label, old.get(key), new.get(key)) for key, label in COMPARED]
+        rows += [
+            (f"ROC-AUC {code}", old.get("per_species", {}).get(code), new.get("per_species", {}).get(code))
+            for code in species
+        ]
+        table.setRowCount(len(rows))
+        for row, (label, before, after) in enumerate(rows):
+            for column, value in enumerate((label, before, after)):
+                text = value if isinstance(value, str) else ("—" if value is None else f"{value:.3f}")
+                table.setItem(row, column, QTableWidgetItem(text))
+        table.resizeColumnsToContents()
+
+    def activate_new(self) -> None:
+        project = self._project()
+        if project is not None and self.new_model is not None:
+            project.activate_model(self.new_model.version)
+            self.panel.state.setText(f"Version {self.new_model.version} is active; rescoring in the background.")
+            self.panel.activate_button.setEnabled(False)
+            self.panel.keep_button.setEnabled(False)
+            self.refresh_versions()
+            self._activated()
+
+    def keep_old(self) -> None:
+        self.panel.state.setText("Kept the active model; the new version stays in the list.")
+        self.panel.activate_button.setEnabled(False)
+        self.panel.keep_button.setEnabled(False)
+
+    def refresh_versions(self) -> None:
+        project = self._project()
+        models = project.models() if project is not None else []
+        table = self.panel.versions
+        table.setRowCount(len(models))
+        for row, model in enumerate(models):
+            auc = model.metrics.get("new", {}).get("roc_auc")
+            values = (
+                str(model.version),
+                "✓" if model.active else "",
+                str(model.parent or ""),
+                model.created_at[:19],
+                "" if auc is None else f"{auc:.3f}",
+            )
+            for column, value in enumerate(values):
+                table.setItem(row, column, QTableWidgetItem(value))
+
+    def activate_version(self, version: int) -> None:
+        project = self._project()
+        if project is not None:
+            project.activate_model(version)
+            self.refresh_versions()
+            self.window.statusBar().showMessage(f"Model version {version} is active; rescoring in the background.")
+            self._activated()
+
+    def _activate_selected(self) -> None:
+        rows = {index.row() for index in self.panel.versions.selectedIndexes()}
+        if len(rows) == 1:
+            self.activate_version(int(self.panel.versions.item(rows.pop(), 0).text()))
+
+    def pick_up_finished_jobs(self) -> list[int]:
+        """At project open: register jobs that finished while the app was closed."""
+        project = self._project()
+        if project is None:
+            return []
+        running_jobs(project)  # settles jobs whose process is gone
+        registered = []
+        for state_file in sorted((project.folder / "jobs").glob("*/state.json")):
+            state = TrainingJob(state_file.parent).read_state()
+            if state.state == DONE and not state.extra.get("registered"):
+                model = register_result(project, state_file.parent)
+                if model is not None:
+                    registered.append(model.version)
+        if registered:
+            self.window.statusBar().showMessage(
+                f"Training finished while birdview was closed: model version(s) {registered} added"
+            )
+        self.refresh_versions()
+        return registered

@@ -1,0 +1,106 @@
+"""Retraining from the window: start, live progress, compare, activate, roll back, cancel, kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+
+from birdview.gui.main_window import MainWindow
+from tests.synthetic_birds import SPECIES, recording, write_audio
+from trainer.config import TrainConfig
+from trainer.lightning_module import BirdModule
+from trainer.train import save_module
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    config = TrainConfig(data="-", backbone="test_efficientnet", pretrained=False)
+    return save_module(BirdModule(config.as_dict(), list(SPECIES)), tmp_path_factory.mktemp("m") / "base.ckpt")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path, fake_streams, checkpoint: Path):
+    settings = QSettings(str(tmp_path / "birdview.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, stream_factory=fake_streams)
+    qtbot.addWidget(win)
+    win.resize(1300, 900)
+    win.show()
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    rng = np.random.default_rng(3)
+    for index in range(3):
+        calls = [(w * 5 + 1.0, "whistle" if w % 2 == 0 else "distractor") for w in range(6)]
+        write_audio(audio / f"R{index}_20240521_0{index}0000.wav", recording(30.0, calls, rng))
+    win.open_project(tmp_path / "project")
+    win.open_paths([audio])
+    assert win.wait_until_ready(30)
+    win.scoring.add(checkpoint)
+    with qtbot.waitSignal(win.scoring.finished, timeout=120_000):
+        win.scoring.start()
+    yield win
+    if win.retrain.job is not None and win.retrain.job.job.running:
+        win.retrain.job.job.cancel(grace_s=1)
+    win.shutdown()
+
+
+def _review_by_keyboard(window: MainWindow) -> None:
+    """Y on whistle windows, N on the others, as a user would."""
+    review = window.review
+    review.panel.species.setCurrentText("whistle")
+    review.panel.min_score.setValue(0.0)
+    review.start()
+    while review.current is not None:
+        key = Qt.Key.Key_Y if review.current.window % 2 == 0 else Qt.Key.Key_N
+        before = review.position
+        QTest.keyClick(window, key)
+        if review.position == before:  # the last one: the queue does not move on
+            break
+
+
+def test_quick_retrain_compare_activate_and_roll_back(window: MainWindow, qtbot) -> None:
+    _review_by_keyboard(window)
+    assert window.review.panel.counter.text() == "18 of 18 reviewed"
+    retrain = window.retrain
+    with qtbot.waitSignal(retrain.finished, timeout=300_000) as blocker:
+        assert retrain.start("quick", epochs=5)
+        assert not retrain.start("quick")  # a second job is refused, and says so
+        assert "already running" in retrain.panel.state.text()
+    model = blocker.args[0]
+    assert model is not None and model.version == 2 and model.parent == 1
+    assert len(retrain._losses) > 0  # the live loss curve got the steps
+    assert retrain.panel.comparison.item(0, 0).text() == "macro ROC-AUC"
+    assert retrain.panel.activate_button.isEnabled()
+    assert window.project.active_model().version == 1
+    with qtbot.waitSignal(window.scoring.finished, timeout=120_000):
+        retrain.activate_new()  # activating rescores with the new model in the background
+    assert window.project.active_model().version == 2
+    row = window.project.recordings()[0]
+    assert window.project.scored_windows(2, row.id) == 6
+    with qtbot.waitSignal(window.scoring.finished, timeout=120_000):
+        retrain.activate_version(1)  # roll back
+    assert window.project.active_model().version == 1
+    assert retrain.panel.versions.rowCount() == 2
+
+
+def test_cancel_and_kill_leave_the_app_and_the_model_alone(window: MainWindow, qtbot) -> None:
+    _review_by_keyboard(window)
+    retrain = window.retrain
+    with qtbot.waitSignal(retrain.finished, timeout=120_000):
+        assert retrain.start("full", epochs=50)
+        qtbot.waitUntil(lambda: len(retrain._losses) > 0, timeout=120_000)
+        retrain.cancel()
+    assert "cancelled" in retrain.panel.state.text()
+    with qtbot.waitSignal(retrain.finished, timeout=120_000):
+        assert retrain.start("full", epochs=50)
+        qtbot.waitUntil(lambda: len(retrain._losses) > 0, timeout=120_000)
+        os.kill(retrain.job.job.read_state().pid, signal.SIGKILL)
+    assert "failed" in retrain.panel.state.text() and "killed" in retrain.panel.state.text()
+    assert window.project.active_model().version == 1 and len(window.project.models()) == 1
+    window.view.zoom(0.5)  # the window still works
+    assert len(window.project.annotations()) == 18

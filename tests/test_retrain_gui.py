@@ -104,3 +104,18 @@ def test_cancel_and_kill_leave_the_app_and_the_model_alone(window: MainWindow, q
     assert window.project.active_model().version == 1 and len(window.project.models()) == 1
     window.view.zoom(0.5)  # the window still works
     assert len(window.project.annotations()) == 18
+
+
+def test_advanced_settings_hold_out_the_recordings_the_user_picks(window: MainWindow, qtbot) -> None:
+    _review_by_keyboard(window)
+    retrain = window.retrain
+    retrain.panel.advanced_toggle.setChecked(True)
+    assert retrain.panel.advanced.isVisibleTo(window)
+    assert retrain.panel.valid_list.count() == 3
+    retrain.panel.valid_list.item(2).setSelected(True)
+    retrain.panel.epochs.setValue(2)
+    with qtbot.waitSignal(retrain.finished, timeout=300_000) as blocker:
+        assert retrain.start("quick")
+    chosen = window.project.recordings()[2].id
+    assert retrain.job.data.valid_recordings == [chosen]
+    assert blocker.args[0] is not None and blocker.args[0].metrics["new"]["clips"] == 6

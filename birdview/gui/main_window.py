@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
         if self.project is not None and digest is not None:
             try:
                 self.project_rows[info.path] = self.project.add_probed(info, digest)
+                self.retrain.set_recordings(self.project.recordings())
             except ProjectError as exc:
                 self._report_problem(info.path, f"not added to the project: {exc}")
         self.recordings_panel.add_recording(info)
@@ -330,6 +331,7 @@ class MainWindow(QMainWindow):
         self.labeling.set_project(project, self._jump_to_label)
         self._on_models_changed()
         self.retrain.pick_up_finished_jobs()
+        self.retrain.set_recordings(project.recordings())
         self.setWindowTitle(f"birdview — {folder.name}")
         self._remember_project(folder)
         missing = project.missing_recordings()

@@ -11,13 +11,18 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QMenu,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -38,6 +43,7 @@ COMPARED = (
 
 class _Bridge(QObject):
     event = Signal(dict)
+    started = Signal(object)  # RetrainJob or an error message
     registered = Signal(object)  # ModelRow or an error message
 
 
@@ -53,6 +59,22 @@ class RetrainPanel(QWidget):
         for button in (self.quick_button, self.full_button, self.cancel_button):
             buttons.addWidget(button)
         layout.addLayout(buttons)
+        self.advanced_toggle = QPushButton("Advanced settings ▸")
+        self.advanced_toggle.setCheckable(True)
+        layout.addWidget(self.advanced_toggle)
+        self.advanced = QWidget()
+        form = QFormLayout(self.advanced)
+        self.epochs = QSpinBox(minimum=0, maximum=500, specialValueText="default")
+        self.valid_fraction = QDoubleSpinBox(minimum=0.1, maximum=0.5, singleStep=0.05, value=0.25)
+        self.valid_list = QListWidget()
+        self.valid_list.setSelectionMode(QListWidget.SelectionMode.MultiSelection)
+        self.valid_list.setMaximumHeight(90)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Held-out share of recordings", self.valid_fraction)
+        form.addRow("Or validate on these recordings\n(labels kept aside)", self.valid_list)
+        self.advanced.hide()
+        self.advanced_toggle.toggled.connect(self.advanced.setVisible)
+        layout.addWidget(self.advanced)
         self.state = QLabel("No training job.")
         self.state.setWordWrap(True)
         self.progress = QProgressBar()
@@ -105,6 +127,8 @@ class RetrainController(QObject):
         self._aucs: list[tuple[int, float]] = []
         self._bridge = _Bridge()
         self._bridge.event.connect(self._on_event)
+        self._bridge.started.connect(self._on_started)
+        self._starting = False
         self._bridge.registered.connect(self._on_registered)
         menu.addSeparator()
         menu.addAction("Retrain (quick: head only, seconds)").triggered.connect(lambda: self.start("quick"))
@@ -119,28 +143,69 @@ class RetrainController(QObject):
 
     @property
     def running(self) -> bool:
-        return self.job is not None and self.job.job.running
+        return self._starting or (self.job is not None and self.job.job.running)
+
+    def set_recordings(self, recordings: list) -> None:
+        self.panel.valid_list.clear()
+        for row in recordings:
+            item = QListWidgetItem(row.name)
+            item.setData(256, row.id)
+            self.panel.valid_list.addItem(item)
+
+    def _held_out(self) -> list[int]:
+        return [item.data(256) for item in self.panel.valid_list.selectedItems()]
 
     def start(self, mode: str, epochs: int | None = None) -> bool:
+        """Build the training set and start the job, both off the GUI thread (cutting hundreds of
+        clips takes seconds); ``finished`` is emitted at the end either way."""
         project = self._project()
         if project is None:
             self.window.statusBar().showMessage("Open a project first")
             return False
-        try:
-            self.job = start_retrain(project, mode, epochs=epochs, on_event=self._bridge.event.emit)
-        except ProjectError as exc:
-            self.panel.state.setText(f"Not started: {exc}")
+        if self.running:
+            self.panel.state.setText("Not started: a training job is already running; wait for it or cancel it")
             return False
+        self._starting = True
+        folder = project.folder
+        epochs = epochs or (self.panel.epochs.value() or None)
+        held_out, fraction = self._held_out(), self.panel.valid_fraction.value()
+
+        def run() -> None:
+            try:
+                with Project.open(folder) as own:
+                    job = start_retrain(
+                        own,
+                        mode,
+                        epochs=epochs,
+                        on_event=self._bridge.event.emit,
+                        valid_recordings=held_out or None,
+                        valid_fraction=fraction,
+                    )
+            except (ProjectError, OSError, ValueError) as exc:
+                self._bridge.started.emit(str(exc))
+            else:
+                self._bridge.started.emit(job)
+
         self._losses, self._aucs = [], []
         self.new_model = None
-        self.panel.state.setText(
-            f"{mode} retraining running on {len(self.job.data.labels)} labels "
-            f"({len(self.job.data.valid_recordings)} recording(s) held out)"
-        )
-        self.panel.cancel_button.setEnabled(True)
+        self.panel.state.setText(f"Preparing the training set for {mode} retraining…")
         self.panel.activate_button.setEnabled(False)
         self.panel.keep_button.setEnabled(False)
+        threading.Thread(target=run, name="retrain-start", daemon=True).start()
         return True
+
+    def _on_started(self, job: object) -> None:
+        self._starting = False
+        if not isinstance(job, RetrainJob):
+            self.panel.state.setText(f"Not started: {job}")
+            self.finished.emit(None)
+            return
+        self.job = job
+        self.panel.state.setText(
+            f"{job.mode} retraining running on {len(job.data.labels)} labels "
+            f"({len(job.data.valid_recordings)} recording(s) held out)"
+        )
+        self.panel.cancel_button.setEnabled(True)
 
     def cancel(self) -> None:
         if self.job is not None:

@@ -261,3 +261,35 @@ def test_predict_skip_bad_lists_what_was_skipped(trained, tmp_path: Path) -> Non
     assert any("bad.wav: cannot be read" in s for s in skipped) and any(
         "gone.wav: file not found" in s for s in skipped
     )
+
+
+@pytest.mark.parametrize("logger", ["tensorboard", "wandb"])
+def test_other_loggers_work_offline(data: Path, species_file: Path, tmp_path: Path, logger: str, monkeypatch) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    config = TrainConfig(data=str(data), out=str(tmp_path), species=str(species_file), epochs=1, logger=logger, **TINY)
+    fit(config)
+    if logger == "tensorboard":
+        assert list(tmp_path.rglob("events.out.tfevents.*"))
+    else:
+        assert list((tmp_path / "wandb").glob("offline-run-*"))
+
+
+def test_plateau_schedule_and_rating_filter(data: Path, species_file: Path, tmp_path: Path) -> None:
+    config = TrainConfig(
+        data=str(data),
+        out=str(tmp_path),
+        species=str(species_file),
+        epochs=2,
+        scheduler="plateau",
+        min_rating=4.0,
+        **TINY,
+    )
+    result = fit(config)
+    assert result.best_checkpoint.exists()
+    from trainer.data.metadata import load_training_set
+
+    kept = load_training_set(data, list(SPECIES), min_rating=4.0)
+    everything = load_training_set(data, list(SPECIES))
+    assert 0 < len(kept.clips) < len(everything.clips)
+    assert all(c.rating is None or c.rating >= 4.0 for c in kept.clips)

@@ -94,3 +94,15 @@ def fake_streams():
 
     factory.made = made
     return factory
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """A small birdview-train checkpoint with random weights for the four generated species."""
+    from tests.synthetic_birds import SPECIES
+    from trainer.config import TrainConfig
+    from trainer.lightning_module import BirdModule
+    from trainer.train import save_module
+
+    config = TrainConfig(data="-", backbone="test_efficientnet", pretrained=False)
+    return save_module(BirdModule(config.as_dict(), list(SPECIES)), tmp_path_factory.mktemp("model") / "model.ckpt")

@@ -12,16 +12,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 
 from birdview.gui.main_window import MainWindow
-from tests.synthetic_birds import SPECIES, recording, write_audio
-from trainer.config import TrainConfig
-from trainer.lightning_module import BirdModule
-from trainer.train import save_module
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    config = TrainConfig(data="-", backbone="test_efficientnet", pretrained=False)
-    return save_module(BirdModule(config.as_dict(), list(SPECIES)), tmp_path_factory.mktemp("m") / "base.ckpt")
+from tests.synthetic_birds import recording, write_audio
 
 
 @pytest.fixture

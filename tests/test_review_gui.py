@@ -10,15 +10,6 @@ from PySide6.QtCore import QPointF, QSettings
 
 from birdview.gui.main_window import MainWindow
 from tests.synthetic_birds import SPECIES, soundscape
-from trainer.config import TrainConfig
-from trainer.lightning_module import BirdModule
-from trainer.train import save_module
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    config = TrainConfig(data="-", backbone="test_efficientnet", pretrained=False)
-    return save_module(BirdModule(config.as_dict(), list(SPECIES)), tmp_path_factory.mktemp("m") / "model.ckpt")
 
 
 @pytest.fixture

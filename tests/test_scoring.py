@@ -11,16 +11,7 @@ import pytest
 from birdview.jobs.scoring import add_model, score, windows_to_score
 from birdview.store.project import Project, ProjectError
 from tests.synthetic_birds import SPECIES, soundscape
-from trainer.config import TrainConfig
 from trainer.inference import TorchScorer, predict
-from trainer.lightning_module import BirdModule
-from trainer.train import save_module
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    config = TrainConfig(data="-", backbone="test_efficientnet", pretrained=False)
-    return save_module(BirdModule(config.as_dict(), list(SPECIES)), tmp_path_factory.mktemp("m") / "model.ckpt")
 
 
 @pytest.fixture

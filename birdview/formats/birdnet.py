@@ -7,7 +7,7 @@ import csv
 from pathlib import Path
 
 from birdview.formats import raven
-from birdview.formats.labels import LabelFileError, TableLabel, check_times, number
+from birdview.formats.labels import LabelFileError, TableLabel, check_times, number, read_table
 
 REQUIRED = ("Start (s)", "End (s)", "Confidence")
 
@@ -21,20 +21,9 @@ def read(path: Path) -> list[TableLabel]:
     first = text.split("\n", 1)[0]
     if "\t" in first and "Begin Time (s)" in first:
         return raven.read(path)
-    rows = list(csv.reader(text.splitlines()))
-    header = [h.strip() for h in rows[0]] if rows else []
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise LabelFileError(f"{path}:1: not a BirdNET-Analyzer CSV (no {', '.join(missing)} column)")
-    index = {name: i for i, name in enumerate(header)}
+    _, rows = read_table(path, REQUIRED, "BirdNET-Analyzer CSV", exact=False, text=text)
     labels = []
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(c.strip() for c in row):
-            continue
-        if len(row) < len(header):
-            raise LabelFileError(f"{path}:{line}: {len(row)} fields, the header has {len(header)}")
-        cell = {name: row[i].strip() for name, i in index.items()}
-        where = f"{path}:{line}"
+    for line, cell, where in rows:
         names = [cell[c] for c in ("Scientific name", "Common name") if cell.get(c)]
         if not names or names[0].lower() == "nocall":
             continue

@@ -62,3 +62,31 @@ def decode_name(text: str) -> tuple[str, str]:
         if text.startswith(marker):
             return text[len(marker) :].strip(), kind
     return text.strip(), "call"
+
+
+def read_table(
+    path: Path, required: tuple[str, ...], what: str, delimiter: str = ",", exact: bool = True, text: str | None = None
+) -> tuple[list[str], list[tuple[int, dict[str, str], str]]]:
+    """The header and the non-empty rows (line number, cell by column name, ``file:line``) of a
+    delimited table, with the checks every format shares: readable, its columns, field counts."""
+    import csv
+
+    path = Path(path)
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LabelFileError(f"{path}: cannot read ({exc})") from None
+    rows = list(csv.reader(text.splitlines(), delimiter=delimiter))
+    header = [h.strip() for h in rows[0]] if rows else []
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise LabelFileError(f"{path}:1: not a {what} (no {', '.join(missing)} column)")
+    found = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < len(header) or (exact and len(row) != len(header)):
+            raise LabelFileError(f"{path}:{line}: {len(row)} fields, the header has {len(header)}")
+        found.append((line, {name: row[i].strip() for i, name in enumerate(header)}, f"{path}:{line}"))
+    return header, found

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from birdview.formats.labels import LabelFileError, TableLabel, check_times, number
+from birdview.formats.labels import LabelFileError, TableLabel, check_times, number, read_table
 
 HEADER = ["recording", "start_offset_s", "end_offset_s", "label", "label_type"]
 KIND_OF = {"positive": "call", "negative": "hard_negative", "uncertain": "uncertain"}
@@ -15,23 +15,9 @@ TYPE_OF = {kind: label_type for label_type, kind in KIND_OF.items()}
 
 def read(path: Path) -> list[TableLabel]:
     path = Path(path)
-    try:
-        rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelFileError(f"{path}: cannot read ({exc})") from None
-    header = [h.strip() for h in rows[0]] if rows else []
-    missing = [c for c in HEADER if c not in header]
-    if missing:
-        raise LabelFileError(f"{path}:1: not a Perch annotation CSV (no {', '.join(missing)} column)")
-    index = {name: i for i, name in enumerate(header)}
+    _, rows = read_table(path, tuple(HEADER), "Perch annotation CSV")
     labels = []
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(c.strip() for c in row):
-            continue
-        if len(row) != len(header):
-            raise LabelFileError(f"{path}:{line}: {len(row)} fields, the header has {len(header)}")
-        cell = {name: row[i].strip() for name, i in index.items()}
-        where = f"{path}:{line}"
+    for line, cell, where in rows:
         label_type = cell["label_type"].lower()
         if label_type not in KIND_OF:
             raise LabelFileError(f"{where}: label_type {cell['label_type']!r} is not positive, negative or uncertain")

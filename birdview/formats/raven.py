@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from birdview.formats.labels import LabelFileError, TableLabel, check_times, decode_name, number
+from birdview.formats.labels import LabelFileError, TableLabel, check_times, decode_name, number, read_table
 
 REQUIRED = ("Begin Time (s)", "End Time (s)")
 SPECIES_COLUMNS = ("Species", "Species Code", "Annotation", "Label", "Class", "Common Name", "label", "species")
@@ -14,29 +14,12 @@ IGNORED_NAMES = {"", "nocall"}
 
 def read(path: Path, label_column: str | None = None) -> list[TableLabel]:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelFileError(f"{path}: cannot read ({exc})") from None
-    rows = list(csv.reader(text.splitlines(), delimiter="\t"))
-    if not rows:
-        raise LabelFileError(f"{path}:1: empty file, expected a Raven selection table header")
-    header = [h.strip() for h in rows[0]]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise LabelFileError(f"{path}:1: not a Raven selection table (no {', '.join(missing)} column)")
+    header, rows = read_table(path, REQUIRED, "Raven selection table", delimiter="\t")
     if label_column is not None and label_column not in header:
         raise LabelFileError(f"{path}:1: no column {label_column!r}; columns are {', '.join(header)}")
     name_columns = [label_column] if label_column else [c for c in SPECIES_COLUMNS if c in header]
-    index = {name: i for i, name in enumerate(header)}
     labels, seen_selections = [], set()
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise LabelFileError(f"{path}:{line}: {len(row)} fields, the header has {len(header)}")
-        cell = {name: row[i].strip() for name, i in index.items()}
-        where = f"{path}:{line}"
+    for line, cell, where in rows:
         selection = cell.get("Selection")
         if selection and "View" in cell and selection in seen_selections:
             continue  # the same selection shown in another view (e.g. Waveform 1)

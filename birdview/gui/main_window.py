@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.view, stretch=1)
         self.probabilities = ProbabilityPanel(self.view)
         layout.addWidget(self.probabilities)
+        self.probabilities.hide()  # shown once the project has a model
         layout.addWidget(self.scrollbar)
         self.setCentralWidget(central)
 
@@ -162,7 +163,9 @@ class MainWindow(QMainWindow):
         self.retrain = RetrainController(self, models_menu, lambda: self.project, self._on_model_activated)
         retrain_dock = self._add_dock("Retrain", self.retrain.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(review_dock, retrain_dock)
-        self.findChild(QDockWidget, "Display").raise_()
+        display_dock = self.findChild(QDockWidget, "Display")
+        display_dock.raise_()
+        self.resizeDocks([display_dock], [340], Qt.Orientation.Horizontal)
         self.labeling.fallback = lambda verdict: self.review.active and self.review.verdict(verdict)
         self.review.thresholdApplied.connect(lambda _species, value: self.probabilities.set_threshold(value))
         self.candidate_region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(255, 208, 0, 40))
@@ -345,6 +348,7 @@ class MainWindow(QMainWindow):
 
     def _on_models_changed(self) -> None:
         model = self.project.active_model() if self.project is not None else None
+        self.probabilities.setVisible(model is not None)  # no room taken until there is a model
         self.probabilities.set_classes(model.classes if model else [])
         self.refresh_tracks()
         if hasattr(self, "review"):

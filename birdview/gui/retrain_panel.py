@@ -105,6 +105,10 @@ class RetrainPanel(QWidget):
         self.versions.setHorizontalHeaderLabels(["version", "active", "parent", "created", "ROC-AUC"])
         self.versions.verticalHeader().hide()
         self.versions.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        for table in (self.comparison, self.versions):
+            table.setMinimumWidth(0)
+            table.horizontalHeader().setStretchLastSection(True)
+        self.setMinimumWidth(0)
         layout.addWidget(self.versions)
         self.rollback_button = QPushButton("Activate the selected version")
         layout.addWidget(self.rollback_button)

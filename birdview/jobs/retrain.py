@@ -22,6 +22,7 @@ from sklearn.metrics import precision_recall_curve
 
 from birdview.audio.recording import Recording
 from birdview.formats.clips import clip_name, write_clip
+from birdview.jobs.scoring import add_model
 from birdview.jobs.training import DONE, JobState, TrainingJob, trainer_command
 from birdview.store.project import Annotation, ModelRow, Project, ProjectError
 
@@ -253,23 +254,18 @@ def register_result(project: Project, folder: Path) -> ModelRow | None:
     parent = state.extra.get("parent")
     data = Path(state.extra["data"])
     comparison = compare(Path(state.checkpoint), project.model(parent).path if parent else None, data)
-    from birdview.jobs.scoring import add_model
-
-    model = add_model(project, state.checkpoint, parent=parent, activate=False, metrics=comparison)
-    with project._transaction():
-        project.db.execute(
-            "UPDATE models SET log_path = ?, training_labels = ? WHERE version = ?",
-            (str(job.log_file), _json(state.extra.get("labels", [])), model.version),
-        )
+    model = add_model(
+        project,
+        state.checkpoint,
+        parent=parent,
+        activate=False,
+        metrics=comparison,
+        log_path=str(job.log_file),
+        training_labels=state.extra.get("labels", []),
+    )
     state.extra["registered"] = model.version
-    job._write_state(state)
-    return project.model(model.version)
-
-
-def _json(value: object) -> str:
-    import json
-
-    return json.dumps(value)
+    job.write_state(state)
+    return model
 
 
 def compare(new_checkpoint: Path, old_checkpoint: Path | None, data: Path, recall: float = 0.8) -> dict:

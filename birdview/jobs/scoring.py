@@ -48,6 +48,8 @@ def add_model(
     parent: int | None = None,
     activate: bool | None = None,
     metrics: dict | None = None,
+    log_path: str | None = None,
+    training_labels: list[int] | None = None,
 ) -> ModelRow:
     """Register a birdview-train checkpoint or ONNX export; its classes become project species."""
     path = Path(path).absolute()
@@ -64,6 +66,8 @@ def add_model(
         scorer.frontend.window_s,
         parent=parent,
         metrics=metrics,
+        log_path=log_path,
+        training_labels=training_labels,
         activate=first if activate is None else activate,
     )
 

@@ -89,7 +89,7 @@ class TrainingJob:
         except (OSError, ValueError, TypeError) as exc:
             raise JobError(f"{self.state_file}: unreadable job state ({exc})") from None
 
-    def _write_state(self, state: JobState) -> None:
+    def write_state(self, state: JobState) -> None:
         temporary = self.state_file.with_suffix(".tmp")
         temporary.write_text(json.dumps(asdict(state), indent=1))
         temporary.replace(self.state_file)
@@ -111,7 +111,7 @@ class TrainingJob:
             progress.close()
             log.close()
         state = JobState(RUNNING, list(command), self._process.pid, time.time(), extra=extra or {})
-        self._write_state(state)
+        self.write_state(state)
         self._follower = threading.Thread(target=self._follow, name="job-follower", daemon=True)
         self._follower.start()
         return state
@@ -161,7 +161,7 @@ class TrainingJob:
                 else f"exit status {returncode}" + (" (killed)" if returncode is not None and returncode < 0 else "")
             )
             state.message = f"{reason}; end of log:\n{self.log_tail()}"
-        self._write_state(state)
+        self.write_state(state)
         if self.on_event is not None:
             self.on_event(
                 {"stage": "finished", "state": state.state, "message": state.message, "checkpoint": state.checkpoint}

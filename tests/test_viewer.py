@@ -57,14 +57,15 @@ def test_tone_shows_brightest_at_its_time_and_frequency(window: MainWindow, tmp_
     brightness, to_pixel = _plot_image(window)
     left, top = to_pixel(0.0, 16000.0)
     right, bottom = to_pixel(20.0, 0.0)
-    plot = brightness[top + 2 : bottom - 2, left + 2 : right - 2]
-    column_profile = plot.mean(axis=0)
-    row_profile = plot.mean(axis=1)
-    bright_columns = np.flatnonzero(column_profile > column_profile.max() * 0.5) + left + 2
     tone_x0, tone_y = to_pixel(8.0, 4000.0)
     tone_x1, _ = to_pixel(10.0, 4000.0)
+    # Along the tone's row, the bright run spans exactly the tone's time.
+    band = brightness[tone_y - 2 : tone_y + 3, left + 2 : right - 2].max(axis=0)
+    bright_columns = np.flatnonzero(band > 200) + left + 2
     assert abs(bright_columns.min() - tone_x0) <= 3
     assert abs(bright_columns.max() - tone_x1) <= 3
+    # Across the tone's columns, the brightest row is the tone's frequency.
+    row_profile = brightness[top + 2 : bottom - 2, tone_x0 + 5 : tone_x1 - 5].mean(axis=1)
     assert abs(int(np.argmax(row_profile)) + top + 2 - tone_y) <= 3
     # Away from the tone the picture is dark.
     assert brightness[tone_y, to_pixel(4.0, 0)[0]] < 60

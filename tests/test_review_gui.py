@@ -43,6 +43,12 @@ def test_background_scoring_fills_the_tracks(window: MainWindow, qtbot) -> None:
     assert shown is not None and shown.scores.shape[1] == 4
     assert shown.starts[0] <= t0 and shown.starts[-1] + 5.0 >= t1  # the visible range has its scores
     assert set(window.probabilities.chosen) <= set(SPECIES) and len(window.probabilities.chosen) == 3
+    # The review queue is refilled on a worker thread once scoring ends, without moving the view.
+    from birdview.review.queue import queue_with_progress
+
+    queue, done, total = queue_with_progress(window.project, 1, min_score=0.5, max_score=1.0, species=None)
+    qtbot.waitUntil(lambda: window.review.panel.counter.text() == f"{done} of {total} reviewed", timeout=20_000)
+    assert [c.key() for c in window.review.queue] == [c.key() for c in queue]
 
 
 def test_cancelled_scoring_keeps_what_it_did(window: MainWindow, qtbot) -> None:

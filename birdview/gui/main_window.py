@@ -387,7 +387,7 @@ class MainWindow(QMainWindow):
     def _on_scored(self) -> None:
         self.refresh_tracks()
         if not self.scoring.running:
-            self.review.reload()
+            self.review.reload(background=True)
 
     def _after_review(self) -> None:
         self.labeling.refresh()

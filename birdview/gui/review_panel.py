@@ -7,9 +7,9 @@ on that instead (the Labels menu).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
-import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -79,6 +79,7 @@ class ReviewPanel(QWidget):
 class ReviewController(QObject):
     candidateShown = Signal(object)
     thresholdApplied = Signal(str, float)
+    loaded = Signal(object)  # (queue result, navigate) from the worker thread
 
     def __init__(
         self,
@@ -97,7 +98,7 @@ class ReviewController(QObject):
         self._species_code, self._changed = species_code, changed
         self.queue: list[Candidate] = []
         self.position = -1
-        self.highlight: pg.LinearRegionItem | None = None
+        self.loaded.connect(self._on_loaded)
         for text, key, slot in (
             ("Confirm detection", "Y", lambda: self.verdict("confirm")),
             ("Next candidate", "S", lambda: self.step(1)),
@@ -153,9 +154,11 @@ class ReviewController(QObject):
         """Reload the queue and show its first candidate."""
         self.reload(navigate=True)
 
-    def reload(self, navigate: bool = False) -> None:
+    def reload(self, navigate: bool = False, background: bool = False) -> None:
         """Refill the queue from the filters; the view moves only when ``navigate`` is set
-        (a finished scoring run must not yank the view away from what the user is doing)."""
+        (a finished scoring run must not yank the view away from what the user is doing).
+        ``background`` computes the queue on a worker thread (with its own connection) and fills
+        the table when it is ready, so the window never waits for it."""
         project = self._project()
         model = project.active_model() if project is not None else None
         if model is None:
@@ -163,17 +166,36 @@ class ReviewController(QObject):
             self.panel.counter.setText("no model: add one in the Models menu")
             self._fill()
             return
+        options = dict(
+            order=self.panel.order.currentText(),
+            show="all" if self.panel.show_reviewed.isChecked() else "unreviewed",
+            **self._filters(),
+        )
+        if not background:
+            self._apply(self._compute(project, model.version, options), navigate)
+            return
+        folder, version = project.folder, model.version
+
+        def run() -> None:
+            with Project.open(folder) as own:
+                self.loaded.emit((self._compute(own, version, options), navigate))
+
+        threading.Thread(target=run, name="review-queue", daemon=True).start()
+
+    def _compute(self, project: Project, version: int, options: dict) -> tuple[list[Candidate], int, int] | str:
         try:
-            self.queue, done, total = queue_with_progress(
-                project,
-                model.version,
-                order=self.panel.order.currentText(),
-                show="all" if self.panel.show_reviewed.isChecked() else "unreviewed",
-                **self._filters(),
-            )
+            return queue_with_progress(project, version, **options)
         except ProjectError as exc:
-            self.window.statusBar().showMessage(str(exc))
-            self.queue, done, total = [], 0, 0
+            return str(exc)
+
+    def _on_loaded(self, result: tuple) -> None:
+        self._apply(*result)
+
+    def _apply(self, result: tuple[list[Candidate], int, int] | str, navigate: bool) -> None:
+        if isinstance(result, str):
+            self.window.statusBar().showMessage(result)
+            result = ([], 0, 0)
+        self.queue, done, total = result
         self.position = 0 if self.queue else -1
         self._fill()
         self.panel.counter.setText(f"{done} of {total} reviewed")

@@ -163,3 +163,15 @@ def test_import_export_and_relink_from_the_window(opened: MainWindow, tmp_path: 
     written = window.project_actions.export_labels("perch", tmp_path / "out.csv", whole_project=False)
     assert len(written) == 1 and len(written[0].read_text().splitlines()) == 4
     assert window.project_actions.relink(tmp_path) == 0  # nothing is missing
+
+
+def test_alt_shift_drag_labels_a_time_span_over_the_whole_band(opened: MainWindow, qtbot) -> None:
+    window = opened
+    modifiers = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.AltModifier
+    _drag(qtbot, window.view, (3.0, 5000.0), (6.0, 7000.0), modifiers)
+    t0, t1, f0, f1 = window.view.selection
+    assert (t0, t1) == pytest.approx((3.0, 6.0), abs=0.1) and (f0, f1) == (0.0, 16000.0)
+    window.labeling.species_field.setText("asbfly")
+    made = window.labeling.add_from_selection("call")
+    assert made.whole_band and (made.low_hz, made.high_hz) == (None, None)
+    assert _stored(window)[0].whole_band

@@ -36,10 +36,10 @@ class _TileBridge(QObject):
 
 
 class SpectrogramViewBox(pg.ViewBox):
-    """Drag pans; Ctrl+drag zooms to a box; Shift+drag selects a time-frequency box; a click
-    sets the play cursor."""
+    """Drag pans; Ctrl+drag zooms to a box; Shift+drag selects a time-frequency box (Alt+Shift+drag
+    a time span over the whole band); a click sets the play cursor."""
 
-    selectionDragged = Signal(object, bool)  # QRectF in view coordinates, finished
+    selectionDragged = Signal(object, bool, bool)  # QRectF in view coordinates, finished, whole band
     clicked = Signal(float, float)
 
     def __init__(self) -> None:
@@ -62,7 +62,8 @@ class SpectrogramViewBox(pg.ViewBox):
                     if rect.width() > 0 and rect.height() > 0:
                         self.setRange(rect=rect, padding=0)
             else:
-                self.selectionDragged.emit(rect, ev.isFinish())
+                whole_band = bool(modifiers & Qt.KeyboardModifier.AltModifier)
+                self.selectionDragged.emit(rect, ev.isFinish(), whole_band)
             return
         super().mouseDragEvent(ev, axis)
 
@@ -256,8 +257,11 @@ class SpectrogramView(pg.PlotWidget):
         self.cursor_line.show()
         self.cursorPlaced.emit(x)
 
-    def _on_selection_dragged(self, rect: QRectF, finished: bool) -> None:
+    def _on_selection_dragged(self, rect: QRectF, finished: bool, whole_band: bool = False) -> None:
         settings = self.spectrogram_settings
+        if whole_band and self.recording is not None:  # Alt+Shift: a time span over every frequency
+            self._set_selection((max(rect.left(), 0.0), rect.right(), 0.0, self.recording.sample_rate / 2))
+            return
         selection = (
             max(rect.left(), 0.0),
             rect.right(),

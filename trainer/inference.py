@@ -8,7 +8,6 @@ ensemble of models (mean or min).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -246,7 +245,3 @@ def shard(paths: Sequence[str | Path], spec: str) -> list[str | Path]:
     if not 0 <= part < parts:
         raise InferenceError(f"--shard {spec!r}: i must be in 0..{parts - 1}")
     return sorted(paths, key=str)[part::parts]
-
-
-def metadata_json(scorer: Scorer) -> str:
-    return json.dumps({"classes": scorer.classes, "frontend": scorer.frontend.as_dict()})

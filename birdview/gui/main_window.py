@@ -426,7 +426,7 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, f=folder: self.open_project(f))
 
     def _jump_to_label(self, annotation: Annotation) -> None:
-        path = next((p for p, row in self.project_rows.items() if row.id == annotation.recording_id), None)
+        path = self._path_of(annotation.recording_id)
         if path is None:
             return
         self.show_recording(path)

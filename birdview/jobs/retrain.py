@@ -179,13 +179,9 @@ def retrain_command(
         arguments += ["--head-only", "--epochs", str(epochs or QUICK_EPOCHS), "--lr", "3e-3", "--no-augment"]
     else:
         arguments += ["--epochs", str(epochs or FULL_EPOCHS), "--lr", "3e-4", "--patience", "3"]
-    if not valid_set_exists(data):
+    if not data.valid_recordings:
         raise ProjectError("validation needs labels in at least two recordings (split by recording)")
     return trainer_command(arguments + (extra or []))
-
-
-def valid_set_exists(data: TrainingData) -> bool:
-    return bool(data.valid_recordings)
 
 
 @dataclass

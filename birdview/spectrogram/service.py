@@ -69,10 +69,6 @@ class TileService:
         with self._condition:
             self._waiting = []
 
-    def idle(self) -> bool:
-        with self._condition:
-            return not self._waiting and not self._running
-
     def shutdown(self) -> None:
         with self._condition:
             self._stopped = True

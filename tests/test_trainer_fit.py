@@ -293,3 +293,13 @@ def test_plateau_schedule_and_rating_filter(data: Path, species_file: Path, tmp_
     everything = load_training_set(data, list(SPECIES))
     assert 0 < len(kept.clips) < len(everything.clips)
     assert all(c.rating is None or c.rating >= 4.0 for c in kept.clips)
+
+
+def test_the_same_seed_trains_the_same_model(data: Path, species_file: Path, tmp_path: Path) -> None:
+    runs = []
+    for name in ("a", "b"):
+        config = TrainConfig(
+            data=str(data), out=str(tmp_path / name), species=str(species_file), epochs=1, seed=7, **TINY
+        )
+        runs.append(load_checkpoint(fit(config).last_checkpoint).model.classifier.weight)
+    torch.testing.assert_close(runs[0], runs[1])

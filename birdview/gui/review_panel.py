@@ -178,7 +178,7 @@ class ReviewController(QObject):
 
         def run() -> None:
             with Project.open(folder) as own:
-                self.loaded.emit((self._compute(own, version, options), navigate))
+                self.loaded.emit((folder, version, self._compute(own, version, options), navigate))
 
         threading.Thread(target=run, name="review-queue", daemon=True).start()
 
@@ -189,7 +189,13 @@ class ReviewController(QObject):
             return str(exc)
 
     def _on_loaded(self, result: tuple) -> None:
-        self._apply(*result)
+        folder, version, queue, navigate = result
+        project = self._project()
+        model = project.active_model() if project is not None else None
+        # The project may have been closed or switched, or another model activated, meanwhile.
+        if project is None or project.folder != folder or model is None or model.version != version:
+            return
+        self._apply(queue, navigate)
 
     def _apply(self, result: tuple[list[Candidate], int, int] | str, navigate: bool) -> None:
         if isinstance(result, str):
@@ -216,7 +222,7 @@ class ReviewController(QObject):
         names = {r.id: r.name for r in project.recordings()} if project is not None else {}
         shown = self.queue[:MAX_ROWS]
         table.setRowCount(len(shown))
-        verdicts = verdicts_of(project, shown) if project is not None else []
+        verdicts = verdicts_of(project, shown) if project is not None else [None] * len(shown)
         for row, (candidate, verdict) in enumerate(zip(shown, verdicts, strict=True)):
             verdict = verdict or ""
             values = (

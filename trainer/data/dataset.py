@@ -69,7 +69,9 @@ class ClipDataset(Dataset):
         return len(self.clips)
 
     def _rng(self) -> np.random.Generator:
-        return np.random.default_rng()
+        # Drawn from torch's generator, which the run's --seed sets (and PyTorch seeds per
+        # DataLoader worker), so a seeded run crops and augments the same way every time.
+        return np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,))))
 
     def _file_info(self, clip: Clip) -> tuple[int, int]:
         key = str(clip.path)
@@ -109,7 +111,7 @@ class ClipDataset(Dataset):
                 raise
             self.bad.append(str(exc))
             log.warning("skipping: %s", exc)
-            return self[int(np.random.default_rng().integers(len(self)))]
+            return self[int(self._rng().integers(len(self)))]
         target = self.targets[index].copy()
         if self.train:
             wave, target = self._augment_wave(wave, target, rng)
@@ -117,6 +119,7 @@ class ClipDataset(Dataset):
             self._frontend = MelFrontEnd(self.config)
         mel = self._frontend.numpy(wave)[0, 0]
         if self.train:
+            self._spec_transform.set_random_seed(int(rng.integers(2**31 - 1)))  # albumentations keeps its own
             mel = self._spec_transform(image=mel)["image"]
         return torch.from_numpy(np.ascontiguousarray(mel[None], dtype=np.float32)), torch.from_numpy(target)
 

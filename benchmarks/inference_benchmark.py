@@ -1,13 +1,14 @@
-"""Inference windows per second on this machine's CPU threads, the three ways, in one run.
+"""Inference windows per second on this machine's CPU threads, every engine, in one run.
 
     python benchmarks/inference_benchmark.py [--minutes 10] [--threads 2] [--backbone tf_efficientnet_b0]
 
 A model with random weights (no download) and the 182 BirdCLEF classes; a generated recording.
   baseline   a plain per-window loop: read 5 s, mel, eager PyTorch forward of one window
-  batched    birdview-train predict with PyTorch: streamed chunks, batches of 32, inference_mode
-  onnx       birdview-train predict with the ONNX export in ONNX Runtime
-  model only the network on ready-made mels, batch 32: PyTorch eager, ONNX Runtime fp32, and
-             ONNX Runtime with dynamic INT8 quantisation
+  end to end birdview-train predict (streamed chunks decoded on a helper thread, batches of 32)
+             with PyTorch inference_mode, ONNX Runtime, and OpenVINO in fp32 and bf16
+  model only the network on ready-made mels, batch 32, each engine
+
+What bf16 does to accuracy is measured by benchmarks/precision_benchmark.py.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from trainer.classes import load_species
 from trainer.config import TrainConfig
 from trainer.data.dataset import read_segment
 from trainer.frontend import MelFrontEnd, to_model_rate
-from trainer.inference import TorchScorer, predict
+from trainer.inference import TorchScorer, load_scorer, predict
 from trainer.lightning_module import BirdModule
-from trainer.onnx_export import OnnxScorer, export_onnx
+from trainer.onnx_export import export_onnx
+from trainer.openvino_backend import bf16_supported
 from trainer.train import save_module
 
 
@@ -54,6 +56,12 @@ def model_only(fn, mels: np.ndarray, repeats: int) -> float:
     return repeats * len(mels) / (time.perf_counter() - start)
 
 
+def end_to_end(audio: Path, scorer, windows: int) -> float:
+    start = time.perf_counter()
+    predict([audio], [scorer], batch_size=32)
+    return windows / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -69,45 +77,31 @@ def main() -> None:
     onnx_path = export_onnx(checkpoint, work / "model.onnx")
     audio = soundscape(work / "soundscape.flac", args.minutes * 60, [])
     windows = int(args.minutes * 60 / 5)
-    torch_scorer = TorchScorer(checkpoint)
-    onnx_scorer = OnnxScorer(onnx_path, threads=args.threads)
+    engines = {
+        "PyTorch inference_mode": load_scorer(checkpoint, args.threads, "torch"),
+        "ONNX Runtime fp32": load_scorer(onnx_path, args.threads, "onnxruntime"),
+        "OpenVINO fp32": load_scorer(onnx_path, args.threads, "openvino"),
+        "OpenVINO bf16": load_scorer(onnx_path, args.threads, "openvino", "bf16"),
+    }
+    bf16 = "native" if bf16_supported() else "not supported by this CPU: runs as fp32"
     print(f"{args.backbone}, 182 classes, {args.threads} threads, {windows} windows of 5 s ({args.minutes:g} min)")
+    print(f"bf16: {bf16}")
 
-    baseline = per_window_baseline(audio, torch_scorer, args.baseline_windows)
-    start = time.perf_counter()
-    predict([audio], [torch_scorer], batch_size=32)
-    batched = windows / (time.perf_counter() - start)
-    start = time.perf_counter()
-    predict([audio], [onnx_scorer], batch_size=32)
-    onnx_rate = windows / (time.perf_counter() - start)
-
+    baseline = per_window_baseline(audio, engines["PyTorch inference_mode"], args.baseline_windows)
+    rows = [("end to end: per-window eager loop (baseline)", baseline)]
+    for name, scorer in engines.items():
+        rows.append((f"end to end: {name}", end_to_end(audio, scorer, windows)))
     mels = np.random.default_rng(0).standard_normal((32, 1, 128, 313)).astype(np.float32)
-    torch_model = model_only(torch_scorer.logits, mels, 3)
-    onnx_model = model_only(onnx_scorer.logits, mels, 5)
-    int8_model = None
-    try:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+    for name, scorer in engines.items():
+        rows.append((f"model only: {name}, batch 32", model_only(scorer.logits, mels, 3 if "PyTorch" in name else 6)))
 
-        quantize_dynamic(str(onnx_path), str(work / "model.int8.onnx"), weight_type=QuantType.QInt8)
-        int8_model = model_only(OnnxScorer(work / "model.int8.onnx", threads=args.threads).logits, mels, 5)
-    except Exception as exc:
-        print(f"INT8 quantisation failed: {exc}")
-
-    rows = [
-        ("end to end: per-window eager loop (baseline)", baseline),
-        ("end to end: batched inference_mode", batched),
-        ("end to end: ONNX Runtime", onnx_rate),
-        ("model only: PyTorch eager, batch 32", torch_model),
-        ("model only: ONNX Runtime fp32, batch 32", onnx_model),
-    ]
-    if int8_model is not None:
-        rows.append(("model only: ONNX Runtime dynamic INT8, batch 32", int8_model))
     print("\n| path | windows/s | × baseline | × real time |")
     print("|---|---|---|---|")
     for name, rate in rows:
         print(f"| {name} | {rate:.1f} | {rate / baseline:.1f}× | {rate * 5:.0f}× |")
     day = 24 * 3600 / 5
-    print(f"\n24 h recording end to end with ONNX Runtime: {day / onnx_rate / 60:.1f} min")
+    best_name, best = max(rows[1:5], key=lambda row: row[1])
+    print(f"\n24 h recording {best_name}: {day / best / 60:.1f} min")
 
 
 if __name__ == "__main__":

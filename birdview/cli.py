@@ -179,13 +179,22 @@ def _score(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="birdview score", description="Score the project's unscored windows.")
     parser.add_argument("--project", type=Path, required=True)
     parser.add_argument("--model", type=int, metavar="VERSION", help="default: the active model")
+    parser.add_argument(
+        "--engine",
+        choices=["auto", "openvino", "onnxruntime", "torch"],
+        default="auto",
+        help="auto: OpenVINO where installed, else PyTorch (.ckpt) or ONNX Runtime (.onnx)",
+    )
+    parser.add_argument(
+        "--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: faster on CPUs with bf16 (OpenVINO)"
+    )
     args = parser.parse_args(argv)
 
     def report(progress) -> None:
         eta = f", {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
         print(f"{progress.recording}: {progress.windows_done}/{progress.windows_total} windows{eta}", file=sys.stderr)
 
-    result = score(args.project, args.model, on_progress=report)
+    result = score(args.project, args.model, on_progress=report, engine=args.engine, precision=args.precision)
     for problem in result.problems:
         print(f"birdview: {problem}", file=sys.stderr)
     print(f"{result.windows} window(s) of {result.recordings} recording(s) scored")

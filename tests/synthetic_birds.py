@@ -70,7 +70,12 @@ def write_audio(path: Path, audio: np.ndarray) -> Path:
 
 
 def make_dataset(
-    root: Path, clips_per_species: int = 10, negatives: int = 6, seed: int = 0, duration_s: float = 6.0
+    root: Path,
+    clips_per_species: int = 10,
+    negatives: int = 6,
+    seed: int = 0,
+    duration_s: float = 6.0,
+    call_level: float = 0.2,
 ) -> Path:
     """root/train_metadata.csv and root/train_audio/<label>/<file>.ogg; returns root."""
     rng = np.random.default_rng(seed)
@@ -80,7 +85,7 @@ def make_dataset(
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(clips_per_species):
             times = sorted(rng.uniform(0.1, duration_s - 0.6, size=int(rng.integers(3, 6))))
-            audio = recording(duration_s, [(t, species) for t in times], rng)
+            audio = recording(duration_s, [(t, species) for t in times], rng, call_level)
             name = f"XC{seed}{SPECIES.index(species)}{i:03d}.ogg"
             write_audio(folder / name, audio)
             rows.append([species, "[]", "call", f"{species}/{name}", str(rng.integers(3, 6))])

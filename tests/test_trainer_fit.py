@@ -112,6 +112,36 @@ def test_onnx_equals_pytorch(trained, tmp_path: Path) -> None:
     np.testing.assert_allclose(a[list(SPECIES)], b[list(SPECIES)], atol=1e-4)
 
 
+@pytest.mark.parametrize("source", ["ckpt", "onnx"])
+def test_openvino_fp32_equals_pytorch(trained, tmp_path: Path, source: str) -> None:
+    from trainer.openvino_backend import OpenVinoScorer
+
+    path = trained.best_checkpoint if source == "ckpt" else export_onnx(trained.best_checkpoint, tmp_path / "m.onnx")
+    torch_scorer, openvino_scorer = TorchScorer(trained.best_checkpoint), OpenVinoScorer(path, threads=2)
+    assert openvino_scorer.classes == torch_scorer.classes and openvino_scorer.frontend == torch_scorer.frontend
+    assert openvino_scorer.used_precision == "fp32"
+    mels = np.random.default_rng(1).standard_normal((5, 1, 128, 313)).astype(np.float32)
+    np.testing.assert_allclose(openvino_scorer.logits(mels), torch_scorer.logits(mels), atol=1e-4)
+    audio = soundscape(tmp_path / "S4.wav", 15.0, [(7.0, "whistle")])
+    a, _ = predict([audio], [torch_scorer])
+    b, _ = predict([audio], [openvino_scorer])
+    np.testing.assert_allclose(a[list(SPECIES)], b[list(SPECIES)], atol=1e-4)
+
+
+def test_openvino_bf16_keeps_the_ranking(trained, tmp_path: Path) -> None:
+    from trainer.openvino_backend import OpenVinoScorer, bf16_supported
+
+    scorer = OpenVinoScorer(trained.best_checkpoint, threads=2, precision="bf16")
+    assert scorer.used_precision == ("bf16" if bf16_supported() else "fp32")
+    calls = [(1.0, "upsweep"), (6.0, "downsweep"), (11.0, "pulses"), (16.0, "whistle")]
+    audio = soundscape(tmp_path / "S5.wav", 20.0, calls)
+    exact, _ = predict([audio], [TorchScorer(trained.best_checkpoint)])
+    rounded, _ = predict([audio], [scorer])
+    classes = list(SPECIES)
+    assert np.abs(exact[classes].to_numpy() - rounded[classes].to_numpy()).max() < 0.05
+    assert (exact[classes].to_numpy().argmax(1) == rounded[classes].to_numpy().argmax(1)).all()
+
+
 def test_resume_continues_from_the_last_checkpoint(data: Path, species_file: Path, tmp_path: Path) -> None:
     common = dict(data=str(data), out=str(tmp_path), species=str(species_file), patience=10, **TINY)
     fit(TrainConfig(epochs=1, **common))
@@ -238,6 +268,15 @@ def test_cli_fit_with_json_progress_then_predict_evaluate_export(
     assert export_run.returncode == 0, export_run.stderr
     assert (tmp_path / "m.onnx").stat().st_size > 10_000
 
+    for engine, out in (("onnxruntime", "ort.csv"), ("openvino", "ov.csv")):
+        args = ["--engine", engine] + (["--precision", "bf16"] if engine == "openvino" else [])
+        model, table = str(tmp_path / "m.onnx"), str(tmp_path / out)
+        run = _cli("predict", "--checkpoint", model, "--audio", str(audio), "--out", table, *args)
+        assert run.returncode == 0, run.stderr
+    exact, rounded = pd.read_parquet(tmp_path / "p.parquet"), pd.read_csv(tmp_path / "ov.csv")
+    assert np.abs(exact[list(SPECIES)].to_numpy() - rounded[list(SPECIES)].to_numpy()).max() < 0.05
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "ort.csv")[list(SPECIES)], exact[list(SPECIES)], atol=1e-4)
+
 
 def test_cli_reports_bad_input_clearly(data: Path, tmp_path: Path) -> None:
     run = _cli("fit", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--no-pretrained")
@@ -245,6 +284,11 @@ def test_cli_reports_bad_input_clearly(data: Path, tmp_path: Path) -> None:
     assert "nowhere/train_metadata.csv: not found" in run.stderr
     run = _cli("predict", "--checkpoint", str(tmp_path / "none.ckpt"), "--audio", "x.wav", "--out", "o.csv")
     assert run.returncode == 2 and "none.ckpt: checkpoint not found" in run.stderr
+    run = _cli("predict", "--checkpoint", "m.onnx", "--engine", "torch", "--audio", "x.wav", "--out", "o.csv")
+    assert run.returncode == 2 and "m.onnx: the torch engine needs a checkpoint (.ckpt)" in run.stderr
+    bf16_on_torch = ("--engine", "torch", "--precision", "bf16")
+    run = _cli("predict", "--checkpoint", "m.ckpt", *bf16_on_torch, "--audio", "x.wav", "--out", "o.csv")
+    assert run.returncode == 2 and "precision bf16 needs the openvino engine" in run.stderr
     run = _cli("fit", "--data", str(data), "--out", str(tmp_path / "o"), "--no-pretrained", "--progress", "json")
     assert run.returncode == 2  # the 182 BirdCLEF species do not include the generated ones
     error = json.loads(run.stdout.strip().splitlines()[-1])

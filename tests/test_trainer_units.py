@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from sklearn.metrics import log_loss, roc_auc_score
 
@@ -37,6 +38,61 @@ def test_front_end_context_frames() -> None:
     assert FrontEndConfig(context_s=10.0).frames == 626
     with pytest.raises(ValueError, match="context"):
         FrontEndConfig(context_s=3.0)
+
+
+def test_front_end_batch_equals_one_window_at_a_time() -> None:
+    frontend = MelFrontEnd(FrontEndConfig())
+    waves = np.random.default_rng(3).standard_normal((5, 160_000)).astype(np.float32)
+    batch = frontend.numpy(waves)
+    singles = np.concatenate([frontend.numpy(wave) for wave in waves])
+    assert batch.shape == (5, 1, 128, 313)
+    np.testing.assert_allclose(batch, singles, atol=1e-5)
+
+
+def test_windows_are_cut_where_they_are_scored(tmp_path: Path) -> None:
+    from trainer.inference import iter_windows
+
+    config = FrontEndConfig(sample_rate=1000, n_fft=64, hop_length=16, n_mels=8, fmin=0, fmax=500, context_s=7.0)
+    ramp = np.arange(13_000, dtype=np.float32) / 20_000
+    path = tmp_path / "ramp.wav"
+    sf.write(path, ramp, 1000, subtype="FLOAT")
+    chunks = list(iter_windows(path, config, chunk_windows=2))
+    assert [list(c.index) for c in chunks] == [[0, 1], [2]]
+    waves = np.concatenate([c.waves for c in chunks])
+    assert waves.shape == (3, 7000)
+    # window w is centred on [5w, 5w + 5) s: it starts 1 s earlier, zero-padded before 0 and after the end
+    np.testing.assert_array_equal(waves[0, :1000], 0)
+    np.testing.assert_allclose(waves[0, 1000:], ramp[:6000])
+    np.testing.assert_allclose(waves[1], ramp[4000:11000])
+    np.testing.assert_allclose(waves[2, :4000], ramp[9000:13000])
+    np.testing.assert_array_equal(waves[2, 4000:], 0)
+
+
+def test_prefetched_chunks_arrive_in_order_and_errors_surface() -> None:
+    from trainer.inference import prefetched
+
+    assert list(prefetched(iter(range(50)))) == list(range(50))
+
+    def failing():
+        yield 1
+        raise OSError("disk gone at chunk 2")
+
+    stream = prefetched(failing())
+    assert next(stream) == 1
+    with pytest.raises(OSError, match="disk gone at chunk 2"):
+        next(stream)
+
+    produced = []
+
+    def endless():
+        for n in range(10_000):
+            produced.append(n)
+            yield n
+
+    stream = prefetched(endless())
+    assert next(stream) == 0
+    stream.close()  # the consumer stops early: the helper thread ends instead of decoding on
+    assert len(produced) < 10
 
 
 def test_default_species_list_is_birdclef_2024() -> None:

@@ -15,6 +15,7 @@ from trainer.data.metadata import DatasetError
 from trainer.inference import InferenceError
 from trainer.model import PretrainedWeightsError
 from trainer.onnx_export import OnnxExportError
+from trainer.openvino_backend import OpenVinoError
 from trainer.progress import emit
 
 EXPECTED_ERRORS = (
@@ -25,6 +26,7 @@ EXPECTED_ERRORS = (
     SpeciesFileError,
     PretrainedWeightsError,
     OnnxExportError,
+    OpenVinoError,
     FileNotFoundError,
     ValueError,
 )
@@ -93,6 +95,18 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ensemble", choices=["mean", "min"], default="mean")
     p.add_argument("--shard", help="i/n: only the i-th of n parts of the file list (cluster job arrays)")
     p.add_argument("--threads", type=int, help="CPU threads")
+    p.add_argument(
+        "--engine",
+        choices=["auto", "openvino", "onnxruntime", "torch"],
+        default="auto",
+        help="auto: OpenVINO where installed, else PyTorch (.ckpt) or ONNX Runtime (.onnx)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=["fp32", "bf16"],
+        default="fp32",
+        help="bf16: about 2x faster on CPUs with AVX-512 BF16 or AMX (OpenVINO); see benchmarks/README.md",
+    )
     p.add_argument("--skip-bad", action="store_true")
     p.add_argument("--progress", choices=["bar", "json", "none"], default="none")
 
@@ -169,7 +183,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     paths = expand_audio(args.audio)
     if args.shard:
         paths = shard(paths, args.shard)
-    scorers = [load_scorer(path, args.threads) for path in args.checkpoint]
+    scorers = [load_scorer(path, args.threads, args.engine, args.precision) for path in args.checkpoint]
     shifts = (0.0,) if not args.tta_shift else (0.0, -args.tta_shift, args.tta_shift)
 
     def on_file(number: int, total: int, path: Path) -> None:

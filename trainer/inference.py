@@ -9,6 +9,8 @@ ensemble of models (mean or min).
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,12 +56,47 @@ class TorchScorer:
         return self.model(torch.from_numpy(mels)).numpy()
 
 
-def load_scorer(path: str | Path, threads: int | None = None) -> Scorer:
-    """A checkpoint (.ckpt) or its ONNX export (.onnx)."""
-    if str(path).endswith(".onnx"):
+ENGINES = ("auto", "openvino", "onnxruntime", "torch")
+
+
+def openvino_available() -> bool:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def load_scorer(path: str | Path, threads: int | None = None, engine: str = "auto", precision: str = "fp32") -> Scorer:
+    """A checkpoint (.ckpt) or its ONNX export (.onnx) on the chosen engine.
+
+    ``auto`` runs OpenVINO where it is installed (the fastest on a CPU) and falls back to PyTorch
+    for a checkpoint or ONNX Runtime for an export. ``precision`` bf16 needs OpenVINO.
+    """
+    if engine not in ENGINES:
+        raise InferenceError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    is_onnx = str(path).endswith(".onnx")
+    if precision != "fp32" and engine not in ("auto", "openvino"):
+        raise InferenceError(f"precision {precision} needs the openvino engine, not {engine}")
+    if engine == "auto":
+        if openvino_available():
+            engine = "openvino"
+        elif precision != "fp32":
+            raise InferenceError(f"precision {precision} needs OpenVINO (pip install openvino)")
+        else:
+            engine = "onnxruntime" if is_onnx else "torch"
+    if engine == "openvino":
+        from trainer.openvino_backend import OpenVinoScorer
+
+        return OpenVinoScorer(path, threads=threads, precision=precision)
+    if engine == "onnxruntime":
+        if not is_onnx:
+            raise InferenceError(f"{path}: onnxruntime needs an ONNX export (birdview-train export)")
         from trainer.onnx_export import OnnxScorer
 
         return OnnxScorer(path, threads=threads)
+    if is_onnx:
+        raise InferenceError(f"{path}: the torch engine needs a checkpoint (.ckpt), not an ONNX file")
     return TorchScorer(path, threads=threads)
 
 
@@ -116,10 +153,52 @@ def iter_windows(
         audio = to_model_rate(native, rate, frontend)
         step = frontend.window_samples
         need = (last - first - 1) * step + frontend.context_samples
-        audio = np.pad(audio, (0, max(0, need - len(audio))))
-        starts = np.arange(last - first) * step
-        waves = audio[starts[:, None] + np.arange(frontend.context_samples)[None, :]]
+        if len(audio) < need:
+            audio = np.pad(audio, (0, need - len(audio)))
+        waves = np.lib.stride_tricks.sliding_window_view(audio[:need], frontend.context_samples)[::step]
         yield WindowBatch(path, np.arange(first, last), waves)
+
+
+def prefetched(iterator: Iterator[WindowBatch], depth: int = 1) -> Iterator[WindowBatch]:
+    """The same chunks, decoded on a helper thread while the caller scores the previous one.
+
+    Decoding releases the GIL, so it overlaps with the model; errors reach the caller in order.
+    """
+    done = object()
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                if not offer(item):
+                    return
+            offer(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            offer(exc)
+
+    worker = threading.Thread(target=produce, name="birdview-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def smooth(probabilities: np.ndarray, kernel: Sequence[float] = SMOOTHING_KERNEL) -> np.ndarray:
@@ -150,7 +229,7 @@ def _score_file(
         total = None
         for shift in shifts:
             parts, indices = [], []
-            for chunk in iter_windows(path, scorer.frontend, shift):
+            for chunk in prefetched(iter_windows(path, scorer.frontend, shift)):
                 for start in range(0, len(chunk.waves), batch_size):
                     waves = chunk.waves[start : start + batch_size]
                     mels = frontend.numpy(waves)

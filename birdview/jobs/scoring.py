@@ -17,7 +17,7 @@ import numpy as np
 
 from birdview.store.project import ModelRow, Project, ProjectError
 from trainer.frontend import MelFrontEnd
-from trainer.inference import InferenceError, Scorer, iter_windows, load_scorer, window_count
+from trainer.inference import InferenceError, Scorer, iter_windows, load_scorer, prefetched, window_count
 
 
 @dataclass
@@ -54,7 +54,7 @@ def add_model(
     """Register a birdview-train checkpoint or ONNX export; its classes become project species."""
     path = Path(path).absolute()
     try:
-        scorer = load_scorer(path)
+        scorer = load_scorer(path, engine="onnxruntime" if path.suffix == ".onnx" else "torch")
     except (InferenceError, ValueError, RuntimeError) as exc:
         raise ProjectError(f"{path}: cannot be used as a model ({exc})") from None
     project.add_species([(code, None, None) for code in scorer.classes], user_added=False)
@@ -95,15 +95,24 @@ def score(
     on_progress: Callable[[ScoringProgress], None] | None = None,
     scorer: Scorer | None = None,
     chunk_windows: int = 48,
+    engine: str = "auto",
+    precision: str = "fp32",
 ) -> ScoringResult:
-    """Score what is not yet scored; ``version`` defaults to the active model."""
+    """Score what is not yet scored; ``version`` defaults to the active model.
+
+    ``engine`` and ``precision`` are those of ``birdview-train predict`` (auto: OpenVINO if installed).
+    """
     cancel = cancel or threading.Event()
     started = time.monotonic()
     with Project.open(project_folder) as project:
         model = project.model(version) if version is not None else project.active_model()
         if model is None:
             raise ProjectError(f"{project_folder}: no model to score with; add one (birdview models --add CKPT)")
-        scorer = scorer or load_scorer(model.path)
+        if scorer is None:
+            try:
+                scorer = load_scorer(model.path, engine=engine, precision=precision)
+            except (InferenceError, ValueError, RuntimeError) as exc:
+                raise ProjectError(f"model {model.version} ({model.path}): cannot score with it ({exc})") from None
         frontend = MelFrontEnd(scorer.frontend)
         todo = windows_to_score(project, model.version, recording_ids)
         total = sum(todo.values())
@@ -112,9 +121,10 @@ def score(
             recording = project.recording(recording_id)
             first_unscored = project.scored_windows(model.version, recording_id)
             try:
-                for chunk in iter_windows(
+                chunks = iter_windows(
                     recording.path, scorer.frontend, chunk_windows=chunk_windows, start_window=first_unscored
-                ):
+                )
+                for chunk in prefetched(chunks):
                     if cancel.is_set():
                         return ScoringResult(done, scored_recordings, True, problems)
                     probabilities = []

@@ -34,8 +34,12 @@ def read_segment(path, start_frame: int, n_frames: int) -> tuple[np.ndarray, int
         last = min(handle.frames, start_frame + n_frames)
         if last > first:
             handle.seek(first)
-            block = handle.read(last - first, dtype="float32", always_2d=True).mean(axis=1)
-            out[first - start_frame : first - start_frame + len(block)] = block
+            if handle.channels == 1:
+                target = out[first - start_frame : last - start_frame]
+                handle.read(last - first, dtype="float32", out=target)
+            else:
+                block = handle.read(last - first, dtype="float32", always_2d=True).mean(axis=1)
+                out[first - start_frame : first - start_frame + len(block)] = block
     return out, rate
 
 

@@ -1,0 +1,90 @@
+"""Inference through OpenVINO on the CPU: a checkpoint or its ONNX export, fp32 or bf16.
+
+OpenVINO runs the exported EfficientNet about 1.2x faster than ONNX Runtime in fp32 on the same
+threads, and about 2x faster again in bf16 on CPUs with bf16 instructions (AVX-512 BF16 or AMX).
+bf16 rounds activations to 8 bits of mantissa; ``benchmarks/precision_benchmark.py`` measures
+what that does to validation macro ROC-AUC.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from trainer.frontend import FrontEndConfig
+
+PRECISIONS = ("fp32", "bf16")
+_HINTS = {"fp32": "f32", "bf16": "bf16"}
+
+
+class OpenVinoError(RuntimeError):
+    pass
+
+
+def _read_model(path: Path):
+    """(openvino model, classes, front end) from a .onnx export or a .ckpt checkpoint."""
+    import openvino as ov
+
+    if path.suffix == ".onnx":
+        import onnx
+
+        try:
+            meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        except Exception as exc:
+            raise OpenVinoError(f"{path}: not a loadable ONNX model ({exc})") from None
+        if "birdview.classes" not in meta:
+            raise OpenVinoError(f"{path}: not a birdview-train export (no class list in its metadata)")
+        classes = json.loads(meta["birdview.classes"])
+        frontend = FrontEndConfig.from_dict(json.loads(meta["birdview.frontend"]))
+        return ov.Core().read_model(str(path)), classes, frontend
+
+    import torch
+
+    from trainer.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(path)
+    example = torch.zeros(1, 1, loaded.frontend.n_mels, loaded.frontend.frames)
+    try:
+        with torch.no_grad():
+            model = ov.convert_model(loaded.model, example_input=example)
+    except Exception as exc:
+        raise OpenVinoError(f"{path}: OpenVINO cannot convert this model ({type(exc).__name__}: {exc})") from None
+    return model, loaded.classes, loaded.frontend
+
+
+class OpenVinoScorer:
+    """Scores mels with OpenVINO; ``precision`` is what the CPU is asked for, ``used_precision`` what it runs."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, precision: str = "fp32") -> None:
+        import openvino as ov
+
+        if precision not in PRECISIONS:
+            raise OpenVinoError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        path = Path(path)
+        model, self.classes, self.frontend = _read_model(path)
+        model.reshape([-1, 1, self.frontend.n_mels, self.frontend.frames])
+        settings = {"INFERENCE_PRECISION_HINT": _HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            settings["INFERENCE_NUM_THREADS"] = threads
+        core = ov.Core()
+        try:
+            self.compiled = core.compile_model(model, "CPU", settings)
+        except Exception as exc:
+            raise OpenVinoError(f"{path}: OpenVINO cannot compile this model ({exc})") from None
+        self.request = self.compiled.create_infer_request()
+        used = self.compiled.get_property("INFERENCE_PRECISION_HINT")
+        self.used_precision = "bf16" if used == ov.Type.bf16 else "fp32"
+        self.name = str(path)
+
+    def logits(self, mels: np.ndarray) -> np.ndarray:
+        result = self.request.infer({0: np.ascontiguousarray(mels, dtype=np.float32)})
+        return np.array(result[0], dtype=np.float32)
+
+
+def bf16_supported() -> bool:
+    """Whether this CPU runs bf16 natively (otherwise OpenVINO falls back to fp32)."""
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from birdview.jobs.retrain import register_result, running_jobs, start_retrain
+from birdview.jobs.retrain import compare, register_result, running_jobs, start_retrain
 from birdview.jobs.scoring import add_model, score
 from birdview.jobs.training import TrainingJob, trainer_command
 from birdview.review.queue import candidates, record_verdicts
@@ -119,6 +119,17 @@ def test_quick_retrain_on_hard_negatives_cuts_false_alarms(base_model: Path, tmp
     project.activate_model(1)
     assert project.active_model().version == 1
     assert register_result(project, job.job.folder).version == 2  # registered once
+
+    # The comparison from the scores the quick job saved equals running both models again.
+    from birdview.jobs.retrain import HeldOut, _saved_scores
+
+    assert _saved_scores(model.path, base_model, HeldOut.read(job.data.folder)) is not None
+    saved = compare(model.path, base_model, job.data.folder)
+    (model.path.parent.parent / "validation_scores.npz").unlink()
+    rerun = compare(model.path, base_model, job.data.folder)
+    for side in ("new", "old"):
+        for key in ("roc_auc", "precision_at_recall", "false_alarm_rate", "hard_negatives", "clips"):
+            assert saved[side][key] == pytest.approx(rerun[side][key], abs=1e-3), (side, key)
 
 
 def test_retrain_cli_prints_the_new_checkpoint(base_model: Path, tmp_path: Path) -> None:

@@ -171,14 +171,40 @@ def _devices(text: str) -> int | list[int] | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
+class _Embedder(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, mels: torch.Tensor) -> torch.Tensor:
+        return self.model.embed(mels)
+
+
+def _embedding_function(module: BirdModule, config: TrainConfig):
+    """The frozen backbone's embedding: through OpenVINO on a CPU where it is installed (about 3x
+    PyTorch's speed on B0), else PyTorch."""
+    embedder = _Embedder(module.model).eval()
+    on_cpu = config.accelerator in ("auto", "cpu") and (config.accelerator == "cpu" or not torch.cuda.is_available())
+    if on_cpu:
+        try:
+            from trainer.openvino_backend import CompiledModule
+
+            compiled = CompiledModule(embedder, module.config.frontend, threads=torch.get_num_threads())
+            return lambda mels: torch.from_numpy(compiled(mels.numpy()))
+        except ImportError:
+            pass
+        except Exception as exc:  # an architecture OpenVINO cannot take: PyTorch does the same work
+            log.warning("OpenVINO cannot run this backbone (%s); computing embeddings with PyTorch", exc)
+    return embedder
+
+
 @torch.no_grad()
-def _embeddings(module: BirdModule, dataset, batch_size: int, copies: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    module.eval()
+def _embeddings(embed, dataset, batch_size: int, copies: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     features, targets = [], []
     for _ in range(copies):
         loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
         for mels, y in loader:
-            features.append(module.model.embed(mels))
+            features.append(embed(mels))
             targets.append(y)
     return torch.cat(features), torch.cat(targets)
 
@@ -189,9 +215,13 @@ def _fit_head_only(
     """Quick mode: the backbone is frozen, so each crop's embedding is computed once and only
     the linear head is trained on the cached embeddings (seconds, not minutes)."""
     copies = 1 if config.augment == config.augment.none() else 2
-    train_x, train_y = _embeddings(module, datamodule.train_set, config.batch_size, copies)
-    valid_x, valid_y = _embeddings(module, datamodule.valid_set, config.batch_size)
+    module.eval()
+    embed = _embedding_function(module, config)
+    train_x, train_y = _embeddings(embed, datamodule.train_set, config.batch_size, copies)
+    valid_x, valid_y = _embeddings(embed, datamodule.valid_set, config.batch_size)
     head = module.model.classifier
+    with torch.no_grad():
+        initial = torch.sigmoid(head(valid_x)).numpy()
     head.train()
     optimizer = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, math.ceil(len(train_x) / config.batch_size))
@@ -212,7 +242,7 @@ def _fit_head_only(
             scheduler.step()
             step += 1
             if config.progress == "json":
-                emit({"stage": "train", "epoch": epoch, "step": step, "total": total, "loss": float(loss)}, stream)
+                emit({"stage": "train", "epoch": epoch, "step": step, "total": total, "loss": loss.item()}, stream)
         with torch.no_grad():
             probs = torch.sigmoid(head(valid_x)).numpy()
         scores = all_metrics(valid_y.numpy(), probs)
@@ -229,9 +259,33 @@ def _fit_head_only(
     head.load_state_dict(best_state)
     best = save_module(module, out / "checkpoints" / "best.ckpt")
     metrics["val_roc_auc"] = best_auc
+    with torch.no_grad():
+        final = torch.sigmoid(head(valid_x)).numpy()
+    _save_validation_scores(out, datamodule.valid_set, module.classes, config.init_from, initial, final)
     if config.progress == "json":
         emit({"stage": "done", "checkpoint": str(best), "metrics": metrics}, stream)
     return FitResult(best, last, metrics, skipped)
+
+
+def _save_validation_scores(
+    out: Path, valid_set, classes: list[str], parent: str | None, initial: np.ndarray, final: np.ndarray
+) -> None:
+    """validation_scores.npz: each held-out clip's probabilities under the new head and under the
+    parent model (the same frozen backbone with the head it started from), so the app compares
+    the two models without running the backbone again. Classes the parent lacks are NaN there."""
+    parent_classes = read_checkpoint(parent)["hyper_parameters"]["classes"] if parent else []
+    parent_scores = np.full_like(initial, np.nan)
+    for column, code in enumerate(classes):
+        if code in parent_classes:
+            parent_scores[:, column] = initial[:, column]
+    np.savez(
+        out / "validation_scores.npz",
+        classes=np.array(classes),
+        lines=np.array([clip.line for clip in valid_set.clips]),
+        new=final,
+        parent=parent_scores,
+        parent_checkpoint=np.array(str(Path(parent).absolute()) if parent else ""),
+    )
 
 
 def _balanced_loss(module: BirdModule, targets: torch.Tensor):

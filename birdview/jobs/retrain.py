@@ -266,56 +266,111 @@ def register_result(project: Project, folder: Path) -> ModelRow | None:
 
 def compare(new_checkpoint: Path, old_checkpoint: Path | None, data: Path, recall: float = 0.8) -> dict:
     """Both models on the held-out recordings' labels (fold 0): macro ROC-AUC, precision at the
-    given recall, false alarms on hard negatives, per-species AUC."""
-    results = {"new": _evaluate(new_checkpoint, data, recall)}
-    if old_checkpoint is not None and Path(old_checkpoint).exists():
-        results["old"] = _evaluate(old_checkpoint, data, recall)
+    given recall, false alarms on hard negatives, per-species AUC.
+
+    A quick job leaves each held-out clip's scores under both models (validation_scores.npz):
+    they are used when they are for these clips and this parent; otherwise both models run."""
+    held_out = HeldOut.read(data)
+    saved = _saved_scores(Path(new_checkpoint), old_checkpoint, held_out)
+    if saved is not None:
+        new_scores, old_scores = saved
+    else:
+        new_scores = _model_scores(Path(new_checkpoint), held_out)
+        old_scores = None
+        if old_checkpoint is not None and Path(old_checkpoint).exists():
+            old_scores = _model_scores(Path(old_checkpoint), held_out)
+    results = {"new": _metrics(new_scores, held_out, recall)}
+    if old_scores is not None:
+        results["old"] = _metrics(old_scores, held_out, recall)
     return results
 
 
-def _evaluate(checkpoint: Path, data: Path, recall: float) -> dict:
+@dataclass
+class HeldOut:
+    """The training set's fold-0 clips: what both models are judged on."""
+
+    data: Path
+    species: list[str]
+    clips: list
+    targets: np.ndarray
+    negative_for: np.ndarray
+
+    @classmethod
+    def read(cls, data: Path) -> HeldOut:
+        import pandas as pd
+
+        from trainer.data.metadata import load_training_set
+
+        species = [line for line in (data / "species.txt").read_text().split() if line]
+        training_set = load_training_set(data, species, skip_bad=True)
+        rows = np.flatnonzero(training_set.folds() == 0)
+        negative_for = pd.read_csv(data / "train_metadata.csv", dtype=str, keep_default_na=False)["negative_for"]
+        clips = [training_set.clips[i] for i in rows]
+        negative_for = negative_for.to_numpy()[[clip.line - 2 for clip in clips]]
+        return cls(data, species, clips, training_set.targets()[rows], negative_for)
+
+
+def _align(scores_own: np.ndarray, classes: list[str], species: list[str]) -> np.ndarray:
+    """A model's columns in the data's class order; a class the model lacks scores 0."""
+    scores = np.zeros((len(scores_own), len(species)), dtype=np.float32)
+    for column, code in enumerate(species):
+        if code in classes:
+            scores[:, column] = np.nan_to_num(scores_own[:, classes.index(code)], nan=0.0)
+    return scores
+
+
+def _saved_scores(
+    new_checkpoint: Path, old_checkpoint: Path | None, held_out: HeldOut
+) -> tuple[np.ndarray, np.ndarray | None] | None:
+    path = new_checkpoint.parent.parent / "validation_scores.npz"
+    if not path.exists():
+        return None
+    saved = np.load(path)
+    if list(saved["lines"]) != [clip.line for clip in held_out.clips]:
+        return None
+    parent = str(saved["parent_checkpoint"])
+    if old_checkpoint is not None and parent != str(Path(old_checkpoint).absolute()):
+        return None
+    classes = [str(c) for c in saved["classes"]]
+    old = _align(saved["parent"], classes, held_out.species) if old_checkpoint is not None else None
+    return _align(saved["new"], classes, held_out.species), old
+
+
+def _model_scores(checkpoint: Path, held_out: HeldOut) -> np.ndarray:
     import torch
 
     from trainer.checkpoint import load_checkpoint
     from trainer.data.dataset import ClipDataset
-    from trainer.data.metadata import load_training_set
-    from trainer.metrics import macro_roc_auc, per_class_auc
 
     loaded = load_checkpoint(checkpoint)
-    species = [line for line in (data / "species.txt").read_text().split() if line]
-    training_set = load_training_set(data, species, skip_bad=True)
-    rows = np.flatnonzero(training_set.folds() == 0)
-    targets_all = training_set.targets()[rows]
-    dataset = ClipDataset([training_set.clips[i] for i in rows], targets_all, loaded.frontend, train=False)
+    dataset = ClipDataset(held_out.clips, held_out.targets, loaded.frontend, train=False)
     probabilities = []
     with torch.inference_mode():
         for mels, _ in torch.utils.data.DataLoader(dataset, batch_size=32):
             probabilities.append(torch.sigmoid(loaded.model(mels)).numpy())
     scores_own = np.concatenate(probabilities) if probabilities else np.zeros((0, len(loaded.classes)))
-    # Align the model's columns with the data's class list (an older model may lack new species).
-    scores = np.zeros((len(rows), len(species)), dtype=np.float32)
-    for column, code in enumerate(species):
-        if code in loaded.classes:
-            scores[:, column] = scores_own[:, loaded.classes.index(code)]
-    import pandas as pd
+    return _align(scores_own, loaded.classes, held_out.species)
 
-    negative_for = pd.read_csv(data / "train_metadata.csv", dtype=str, keep_default_na=False)["negative_for"]
-    negative_for = negative_for.to_numpy()[[training_set.clips[i].line - 2 for i in rows]]
-    alarms = [scores[i, species.index(code)] >= 0.5 for i, code in enumerate(negative_for) if code in species]
+
+def _metrics(scores: np.ndarray, held_out: HeldOut, recall: float) -> dict:
+    from trainer.metrics import macro_roc_auc, per_class_auc
+
+    species, targets = held_out.species, held_out.targets
+    alarms = [scores[i, species.index(code)] >= 0.5 for i, code in enumerate(held_out.negative_for) if code in species]
     precisions = []
     for k in range(len(species)):
-        positives = targets_all[:, k] > 0
+        positives = targets[:, k] > 0
         if positives.any() and (~positives).any():
             precision, achieved, _ = precision_recall_curve(positives, scores[:, k])
             precisions.append(float(precision[achieved >= recall].max()))
-    table = per_class_auc(targets_all, scores, species)
+    table = per_class_auc(targets, scores, species)
     return {
-        "roc_auc": macro_roc_auc(targets_all, scores),
+        "roc_auc": macro_roc_auc(targets, scores),
         "precision_at_recall": float(np.mean(precisions)) if precisions else float("nan"),
         "recall": recall,
         # Of the held-out hard negatives, the share where the model still calls their species.
         "false_alarm_rate": float(np.mean(alarms)) if alarms else float("nan"),
         "hard_negatives": len(alarms),
-        "clips": len(rows),
+        "clips": len(targets),
         "per_species": {row["class"]: row["roc_auc"] for row in table.to_dict("records") if row["positives"]},
     }

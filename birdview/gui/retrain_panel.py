@@ -5,11 +5,12 @@ not; and every version, to roll back to."""
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
@@ -41,8 +42,13 @@ COMPARED = (
 )
 
 
+#: The job's progress lines are applied to the panel in batches at most this often: a quick job
+#: prints a thousand steps in a second, and one redraw per line would stall the window.
+DRAIN_MS = 100
+
+
 class _Bridge(QObject):
-    event = Signal(dict)
+    wake = Signal()  # progress lines are waiting
     started = Signal(object)  # RetrainJob or an error message
     registered = Signal(object)  # ModelRow or an error message
 
@@ -130,7 +136,9 @@ class RetrainController(QObject):
         self._losses: list[float] = []
         self._aucs: list[tuple[int, float]] = []
         self._bridge = _Bridge()
-        self._bridge.event.connect(self._on_event)
+        self._pending: deque[dict] = deque()
+        self._drain_scheduled = threading.Event()
+        self._bridge.wake.connect(lambda: QTimer.singleShot(DRAIN_MS, self._drain))
         self._bridge.started.connect(self._on_started)
         self._starting = False
         self._bridge.registered.connect(self._on_registered)
@@ -181,7 +189,7 @@ class RetrainController(QObject):
                         own,
                         mode,
                         epochs=epochs,
-                        on_event=self._bridge.event.emit,
+                        on_event=self._queue_event,
                         valid_recordings=held_out or None,
                         valid_fraction=fraction,
                     )
@@ -216,11 +224,27 @@ class RetrainController(QObject):
             threading.Thread(target=self.job.job.cancel, daemon=True).start()
             self.panel.state.setText("Cancelling…")
 
+    def _queue_event(self, event: dict) -> None:
+        """From the job's reader thread."""
+        self._pending.append(event)
+        if not self._drain_scheduled.is_set():
+            self._drain_scheduled.set()
+            self._bridge.wake.emit()
+
+    def _drain(self) -> None:
+        self._drain_scheduled.clear()
+        events = []
+        while self._pending:
+            events.append(self._pending.popleft())
+        for event in events:
+            self._on_event(event)
+        if events:
+            self.loss_plot()
+
     def _on_event(self, event: dict) -> None:
         stage = event.get("stage")
         if stage == "train" and event.get("loss") is not None:
             self._losses.append(float(event["loss"]))
-            self.loss_plot()
             total, step = event.get("total") or 0, event.get("step") or 0
             self.panel.progress.setMaximum(max(1, total))
             self.panel.progress.setValue(step)
@@ -232,7 +256,6 @@ class RetrainController(QObject):
             auc = event.get("metrics", {}).get("val_roc_auc")
             if auc is not None:
                 self._aucs.append((len(self._losses), float(auc)))
-                self.loss_plot()
         elif stage == "finished":
             self.panel.cancel_button.setEnabled(False)
             self.panel.log.setPlainText(self.job.job.log_tail(30) if self.job else "")

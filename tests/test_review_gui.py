@@ -10,6 +10,7 @@ from PySide6.QtCore import QPointF, QSettings
 
 from birdview.gui.main_window import MainWindow
 from tests.synthetic_birds import SPECIES, soundscape
+from trainer.inference import TorchScorer, predict
 
 
 @pytest.fixture
@@ -38,6 +39,10 @@ def test_background_scoring_fills_the_tracks(window: MainWindow, qtbot) -> None:
     assert blocker.args[0].windows == 8 and not blocker.args[0].cancelled
     row = window.project.recordings()[0]
     assert window.project.scored_windows(1, row.id) == 8
+    # Scoring waited for the model's ONNX copy, exported in a child process, and used it.
+    assert (window.project.folder / "models" / "model-v1.onnx").exists()
+    expected, _ = predict([row.path], [TorchScorer(window.project.model(1).path)])
+    np.testing.assert_allclose(window.project.predictions(1, row.id)[1], expected[list(SPECIES)], atol=2e-3)
     t0, t1 = window.view.view_range()
     shown = window.probabilities.tracks
     assert shown is not None and shown.scores.shape[1] == 4
@@ -94,9 +99,13 @@ def test_track_draws_each_windows_probability_at_its_place(window: MainWindow) -
     assert len(low_rows) and abs(np.median(low_rows) - y_low) <= 3
     detections = window.probabilities.tracks.detections(["whistle"], window.probabilities.threshold)
     assert detections == [(5.0, 10.0, "whistle", pytest.approx(0.9, abs=1e-3))]
-    assert len(window.probabilities.detection_items) == 2  # its box and caption on the spectrogram
-    window.probabilities.set_threshold(0.95)
-    assert window.probabilities.detection_items == []
+    panel = window.probabilities
+    assert panel.shown_captions == ["whistle 0.90"]
+    box = next(iter(panel.box_items.values())).path().boundingRect()
+    assert (box.left(), box.right()) == pytest.approx((5.0, 10.0))
+    panel.set_threshold(0.95)
+    assert panel.shown_captions == [] and panel.shown_detections == []
+    assert all(item.path().isEmpty() for item in panel.box_items.values())
 
 
 def test_review_queue_by_keyboard(window: MainWindow, qtbot) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from birdview.jobs.scoring import add_model, score, windows_to_score
+from birdview.jobs.scoring import add_model, prepare_fast_copy, score, windows_to_score
 from birdview.store.project import Project, ProjectError
 from tests.synthetic_birds import SPECIES, soundscape
 from trainer.inference import TorchScorer, predict
@@ -39,6 +39,21 @@ def test_scores_stored_equal_the_trainers_predict(project: Project, checkpoint: 
         np.testing.assert_allclose(stored, wanted, atol=2e-3)  # stored as float16
     assert windows_to_score(project, model.version) == {}
     assert score(project.folder).windows == 0  # nothing left to do
+
+
+def test_scoring_uses_the_models_onnx_copy(project: Project, checkpoint: Path) -> None:
+    model = add_model(project, checkpoint)
+    copy = prepare_fast_copy(project.folder, model.version)
+    assert copy == project.folder / "models" / "model-v1.onnx" and copy.exists()
+    assert prepare_fast_copy(project.folder, model.version) == copy  # once per version
+    expected, _ = predict([r.path for r in project.recordings()], [TorchScorer(checkpoint)])
+    score(project.folder)
+    recording = project.recordings()[0]
+    wanted = expected[expected["file"] == str(recording.path)][list(SPECIES)].to_numpy()
+    np.testing.assert_allclose(project.predictions(1, recording.id)[1], wanted, atol=2e-3)
+    copy.write_bytes(b"not a model")
+    with pytest.raises(ProjectError, match=r"model-v1\.onnx"):
+        score(project.folder, recording_ids=[project.recordings()[1].id])
 
 
 def test_cancel_then_resume_scores_only_what_is_left(project: Project, checkpoint: Path) -> None:

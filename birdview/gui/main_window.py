@@ -161,6 +161,7 @@ class MainWindow(QMainWindow):
         review_dock = self._add_dock("Review", self.review.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.findChild(QDockWidget, "Display"), review_dock)
         self.retrain = RetrainController(self, models_menu, lambda: self.project, self._on_model_activated)
+        self.retrain.finished.connect(lambda model: model is not None and self.scoring.prepare(model.version))
         retrain_dock = self._add_dock("Retrain", self.retrain.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(review_dock, retrain_dock)
         display_dock = self.findChild(QDockWidget, "Display")

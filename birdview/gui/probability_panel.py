@@ -6,7 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QPainterPath
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGraphicsPathItem,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from birdview.gui.spectrogram_view import LEFT_AXIS_WIDTH
 from birdview.review.tracks import Tracks
@@ -15,6 +24,8 @@ from birdview.spectrogram.tiles import hz_to_y
 
 TRACK_COLOURS = ("#ffd000", "#00e0ff", "#ff60c0", "#80ff80", "#ff8040", "#b0a0ff")
 HEATMAP_SPECIES = 8
+#: Detections captioned with species and score (the highest scores); the rest get a box only.
+MAX_CAPTIONS = 40
 
 
 class ProbabilityPanel(QWidget):
@@ -69,7 +80,9 @@ class ProbabilityPanel(QWidget):
 
         self.chosen: list[str] = []
         self.curves: dict[str, pg.PlotDataItem] = {}
-        self.detection_items: list[object] = []
+        self.box_items: dict[int, QGraphicsPathItem] = {}  # by colour
+        self.captions: list[pg.TextItem] = []
+        self.shown_detections: list[tuple[float, float, str, float]] = []
         self.tracks: Tracks | None = None
         self.settings = SpectrogramSettings()
         self.nyquist = 16000.0
@@ -138,22 +151,41 @@ class ProbabilityPanel(QWidget):
         self._draw_detections()
 
     def _draw_detections(self) -> None:
-        for item in self.detection_items:
-            self.spectrogram.removeItem(item)
-        self.detection_items.clear()
-        if self.tracks is None:
-            return
+        """Boxes of every detection, one path per colour; captions on the strongest ones only.
+
+        Captions are text layouts (milliseconds each), so they come from a pool that is reused
+        rather than made anew on every redraw, and at most MAX_CAPTIONS are shown."""
+        found = [] if self.tracks is None else self.tracks.detections(self.chosen, self.threshold)
         top = float(hz_to_y(self.nyquist, self.settings))
-        for start, end, code, score in self.tracks.detections(self.chosen, self.threshold):
-            colour = TRACK_COLOURS[self.chosen.index(code) % len(TRACK_COLOURS)]
-            rect = pg.QtWidgets.QGraphicsRectItem(QRectF(start, 0, end - start, top))
-            pen = pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine)
+        paths: dict[int, QPainterPath] = {}
+        for start, end, code, _ in found:
+            paths.setdefault(self.chosen.index(code) % len(TRACK_COLOURS), QPainterPath()).addRect(
+                QRectF(start, 0, end - start, top)
+            )
+        for colour, item in self.box_items.items():
+            item.setPath(paths.pop(colour, QPainterPath()))
+        for colour, path in paths.items():
+            item = QGraphicsPathItem(path)
+            pen = pg.mkPen(TRACK_COLOURS[colour], width=1, style=Qt.PenStyle.DashLine)
             pen.setCosmetic(True)
-            rect.setPen(pen)
-            rect.setZValue(12)
-            text = pg.TextItem(f"{code} {score:.2f}", color=colour, anchor=(0, 1))
-            text.setPos(start, 0)
-            text.setZValue(12)
-            for item in (rect, text):
-                self.spectrogram.addItem(item, ignoreBounds=True)
-                self.detection_items.append(item)
+            item.setPen(pen)
+            item.setZValue(12)
+            self.spectrogram.addItem(item, ignoreBounds=True)
+            self.box_items[colour] = item
+        captioned = sorted(found, key=lambda detection: -detection[3])[:MAX_CAPTIONS]
+        while len(self.captions) < len(captioned):
+            caption = pg.TextItem(anchor=(0, 1))
+            caption.setZValue(12)
+            self.spectrogram.addItem(caption, ignoreBounds=True)
+            self.captions.append(caption)
+        for caption, (start, _, code, score) in zip(self.captions, captioned, strict=False):
+            caption.setText(f"{code} {score:.2f}", TRACK_COLOURS[self.chosen.index(code) % len(TRACK_COLOURS)])
+            caption.setPos(start, 0)
+            caption.show()
+        for caption in self.captions[len(captioned) :]:
+            caption.hide()
+        self.shown_detections = found
+
+    @property
+    def shown_captions(self) -> list[str]:
+        return [caption.toPlainText() for caption in self.captions if caption.isVisible()]

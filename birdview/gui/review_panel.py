@@ -7,6 +7,7 @@ on that instead (the Labels menu).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -178,7 +179,9 @@ class ReviewController(QObject):
 
         def run() -> None:
             with Project.open(folder) as own:
-                self.loaded.emit((folder, version, self._compute(own, version, options), navigate))
+                result = self._compute(own, version, options)
+            with contextlib.suppress(RuntimeError):  # the window closed meanwhile: nobody waits for it
+                self.loaded.emit((folder, version, result, navigate))
 
         threading.Thread(target=run, name="review-queue", daemon=True).start()
 

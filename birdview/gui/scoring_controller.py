@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QProgressBar, QPushButton
 
-from birdview.jobs.scoring import ScoringProgress, ScoringResult, add_model, score
+from birdview.jobs.scoring import ScoringProgress, ScoringResult, add_model, prepare_fast_copy, score
 from birdview.store.project import Project, ProjectError
 
 
@@ -37,6 +37,7 @@ class ScoringController(QObject):
         self._changed = changed
         self._scored_more = scored_more or changed
         self._thread: threading.Thread | None = None
+        self._preparing: dict[tuple[Path, int], threading.Thread] = {}
         self._cancel = threading.Event()
         self.last_result: ScoringResult | None = None
         self.progress_bar = QProgressBar()
@@ -69,8 +70,33 @@ class ScoringController(QObject):
             self.window.statusBar().showMessage(f"Model not added: {exc}")
             return None
         self.window.statusBar().showMessage(f"Model version {model.version} added ({len(model.classes)} classes)")
+        self.prepare(model.version)
         self._changed()
         return model.version
+
+    def prepare(self, version: int) -> None:
+        """Export a checkpoint for fast scoring in a child process, in the background."""
+        project = self._project()
+        if project is None:
+            return
+        key = (project.folder, version)
+        if key not in self._preparing:
+            thread = threading.Thread(target=prepare_fast_copy, args=key, name=f"prepare-model-{version}", daemon=True)
+            self._preparing[key] = thread
+            thread.start()
+
+    def wait_prepared(self, timeout: float | None = None) -> None:
+        for thread in list(self._preparing.values()):
+            thread.join(timeout)
+
+    def _wait_prepared(self, folder: Path, version: int | None) -> None:
+        if version is None:
+            with Project.open(folder) as own:
+                active = own.active_model()
+            version = active.version if active is not None else None
+        thread = self._preparing.get((folder, version)) if version is not None else None
+        if thread is not None:
+            thread.join()
 
     def _add_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Add a model", "", "Models (*.ckpt *.onnx)")
@@ -90,6 +116,7 @@ class ScoringController(QObject):
 
         def run() -> None:
             try:
+                self._wait_prepared(folder, version)
                 result = score(
                     folder,
                     version,

@@ -7,6 +7,7 @@ connection to the project, so it can run on a worker thread while the GUI keeps 
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from birdview.jobs.training import trainer_command
 from birdview.store.project import ModelRow, Project, ProjectError
 from trainer.frontend import MelFrontEnd
 from trainer.inference import InferenceError, Scorer, iter_windows, load_scorer, prefetched, window_count
@@ -72,6 +74,38 @@ def add_model(
     )
 
 
+def fast_copy_path(project: Project, version: int) -> Path:
+    """Where a checkpoint's ONNX export is kept for scoring (OpenVINO reads it in 0.2 s)."""
+    return project.folder / "models" / f"model-v{version}.onnx"
+
+
+def prepare_fast_copy(project_folder: str | Path, version: int, timeout_s: float = 600) -> Path | None:
+    """Export a checkpoint model to ONNX in a child process, once per version.
+
+    Converting in the app's own process holds Python's lock for about 0.1 s at a time (the
+    exporter's C++ passes), which a window would feel; a child process costs the GUI nothing.
+    None where there is nothing to do or the export failed (scoring then converts in-process)."""
+    with Project.open(project_folder) as project:
+        model = project.model(version)
+        if model is None or model.path.suffix == ".onnx":
+            return None
+        target = fast_copy_path(project, version)
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial.onnx")
+    command = trainer_command(["export", "--checkpoint", str(model.path), "--out", str(partial)])
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if run.returncode != 0 or not partial.exists():
+        partial.unlink(missing_ok=True)
+        return None
+    partial.replace(target)
+    return target
+
+
 def windows_to_score(project: Project, version: int, recording_ids: Sequence[int] | None = None) -> dict[int, int]:
     """Per recording, how many windows are still unscored by this model version."""
     model = project.model(version)
@@ -109,8 +143,10 @@ def score(
         if model is None:
             raise ProjectError(f"{project_folder}: no model to score with; add one (birdview models --add CKPT)")
         if scorer is None:
+            copy = fast_copy_path(project, model.version)
+            path = copy if engine != "torch" and copy.exists() else model.path
             try:
-                scorer = load_scorer(model.path, engine=engine, precision=precision)
+                scorer = load_scorer(path, engine=engine, precision=precision)
             except (InferenceError, ValueError, RuntimeError) as exc:
                 raise ProjectError(f"model {model.version} ({model.path}): cannot score with it ({exc})") from None
         frontend = MelFrontEnd(scorer.frontend)

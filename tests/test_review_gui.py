@@ -56,6 +56,26 @@ def test_background_scoring_fills_the_tracks(window: MainWindow, qtbot) -> None:
     assert [c.key() for c in window.review.queue] == [c.key() for c in queue]
 
 
+def test_fast_scoring_in_bf16_is_a_remembered_choice(window: MainWindow, qtbot, tmp_path: Path) -> None:
+    from birdview.jobs.scoring import bf16_available
+
+    action = window.scoring.bf16_action
+    if not bf16_available():
+        assert not action.isEnabled() and not action.isChecked()
+        pytest.skip("this CPU has no bf16: the choice is greyed out")
+    action.setChecked(True)
+    with qtbot.waitSignal(window.scoring.finished, timeout=120_000) as blocker:
+        assert window.scoring.start()
+    assert blocker.args[0].windows == 8
+    row = window.project.recordings()[0]
+    expected, _ = predict([row.path], [TorchScorer(window.project.model(1).path)])
+    stored = window.project.predictions(1, row.id)[1]
+    assert np.abs(stored - expected[list(SPECIES)].to_numpy()).max() < 0.05
+    other = MainWindow(settings=window.settings)  # the next session starts with the same choice
+    assert other.scoring.bf16_action.isChecked()
+    other.shutdown()
+
+
 def test_cancelled_scoring_keeps_what_it_did(window: MainWindow, qtbot) -> None:
     with qtbot.waitSignal(window.scoring.finished, timeout=120_000) as blocker:
         window.scoring.start(chunk_windows=1)

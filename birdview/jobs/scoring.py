@@ -74,6 +74,17 @@ def add_model(
     )
 
 
+def bf16_available() -> bool:
+    """Whether scoring in bf16 runs natively here (OpenVINO installed and a CPU with bf16)."""
+    from trainer.inference import openvino_available
+
+    if not openvino_available():
+        return False
+    from trainer.openvino_backend import bf16_supported
+
+    return bf16_supported()
+
+
 def fast_copy_path(project: Project, version: int) -> Path:
     """Where a checkpoint's ONNX export is kept for scoring (OpenVINO reads it in 0.2 s)."""
     return project.folder / "models" / f"model-v{version}.onnx"

@@ -286,6 +286,9 @@ def test_cli_reports_bad_input_clearly(data: Path, tmp_path: Path) -> None:
     assert run.returncode == 2 and "none.ckpt: checkpoint not found" in run.stderr
     run = _cli("predict", "--checkpoint", "m.onnx", "--engine", "torch", "--audio", "x.wav", "--out", "o.csv")
     assert run.returncode == 2 and "m.onnx: the torch engine needs a checkpoint (.ckpt)" in run.stderr
+    (tmp_path / "broken.onnx").write_bytes(b"\x08\x07not a model")
+    run = _cli("predict", "--checkpoint", str(tmp_path / "broken.onnx"), "--audio", "x.wav", "--out", "o.csv")
+    assert run.returncode == 2 and "broken.onnx: not a loadable ONNX model" in run.stderr
     bf16_on_torch = ("--engine", "torch", "--precision", "bf16")
     run = _cli("predict", "--checkpoint", "m.ckpt", *bf16_on_torch, "--audio", "x.wav", "--out", "o.csv")
     assert run.returncode == 2 and "precision bf16 needs the openvino engine" in run.stderr

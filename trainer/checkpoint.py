@@ -59,3 +59,27 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
         raise CheckpointError(f"{path}: weights do not fit the model they name ({exc})") from None
     model.eval()
     return LoadedModel(model, FrontEndConfig.from_dict(parameters["frontend"]), classes, config, Path(path))
+
+
+def write_checkpoint(path: Path, state_dict: dict, config: dict, classes: list[str]) -> Path:
+    """A checkpoint in the layout Lightning writes (state_dict + hyper_parameters), atomically.
+
+    ``state_dict`` holds the network's weights under ``model.``, as a LightningModule's does."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        lightning = version("pytorch-lightning")
+    except PackageNotFoundError:
+        lightning = "unknown"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "state_dict": state_dict,
+            "hyper_parameters": {"config": config, "classes": list(classes), "frontend": config["frontend"]},
+            "pytorch-lightning_version": lightning,
+        },
+        temporary,
+    )
+    temporary.replace(path)
+    return path

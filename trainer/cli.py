@@ -164,9 +164,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def _run_fit(args: argparse.Namespace) -> int:
-    from trainer.train import fit
-
     config = config_from_args(args)
+    if config.head_only:
+        from trainer.head_only import fit_head_only as fit  # starts without importing Lightning
+    else:
+        from trainer.train import fit
     result = fit(config)
     for line in result.skipped:
         print(f"skipped: {line}", file=sys.stderr)

@@ -1,78 +1,15 @@
-"""``--progress json``: one JSON object a line on stdout, for the app (or a script) to follow."""
+"""``--progress json``: one JSON object a line on stdout, for the app (or a script) to follow.
+
+Lightning runs report through JsonProgress (lightning_progress.py); this module imports no Lightning."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any, TextIO
-
-import pytorch_lightning as pl
 
 
 def emit(record: dict[str, Any], stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     stream.write(json.dumps(record, default=float) + "\n")
     stream.flush()
-
-
-class JsonProgress(pl.Callback):
-    def __init__(self, stream: TextIO | None = None, every_n_steps: int = 1) -> None:
-        self.stream = stream
-        self.every = max(1, every_n_steps)
-        self._started = 0.0
-
-    def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self._started = time.monotonic()
-        self._first_step = trainer.global_step
-        emit(
-            {
-                "stage": "train",
-                "event": "start",
-                "epoch": trainer.current_epoch,
-                "step": trainer.global_step,
-                "total": self._total(trainer),
-            },
-            self.stream,
-        )
-
-    @staticmethod
-    def _total(trainer: pl.Trainer) -> int:
-        total = trainer.estimated_stepping_batches
-        return int(total) if total != float("inf") else -1
-
-    def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, outputs, batch, batch_idx) -> None:
-        step = trainer.global_step
-        if step % self.every:
-            return
-        total = self._total(trainer)
-        done = step - self._first_step
-        elapsed = time.monotonic() - self._started
-        eta = elapsed / done * (total - step) if done > 0 and total > 0 else None
-        loss = outputs["loss"].item() if isinstance(outputs, dict) and "loss" in outputs else None
-        emit(
-            {
-                "stage": "train",
-                "epoch": trainer.current_epoch,
-                "step": step,
-                "total": total,
-                "loss": loss,
-                "eta_s": eta,
-            },
-            self.stream,
-        )
-
-    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_")}
-        emit(
-            {
-                "stage": "validate",
-                "epoch": trainer.current_epoch,
-                "step": trainer.global_step,
-                "total": self._total(trainer),
-                "metrics": metrics,
-            },
-            self.stream,
-        )

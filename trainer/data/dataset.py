@@ -6,10 +6,9 @@ import logging
 import threading
 
 import numpy as np
-import pytorch_lightning as pl
 import soundfile as sf
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from trainer.augment import (
     AugmentConfig,
@@ -149,56 +148,29 @@ class ClipDataset(Dataset):
         return wave, target
 
 
-class BirdDataModule(pl.LightningDataModule):
-    def __init__(
-        self,
-        training_set: TrainingSet,
-        frontend: FrontEndConfig,
-        augment: AugmentConfig,
-        fold: int = 0,
-        n_folds: int = 5,
-        batch_size: int = 32,
-        num_workers: int = 0,
-        secondary_coef: float = 1.0,
-        skip_bad: bool = False,
-        seed: int = 42,
-    ) -> None:
-        super().__init__()
-        self.training_set = training_set
-        targets = training_set.targets(secondary_coef)
-        folds = training_set.folds(n_folds, seed)
-        if not (folds == fold).any():
-            raise DatasetError(
-                f"{training_set.root}: fold {fold} has no clips; with {len(training_set.clips)} clips use "
-                f"fewer folds (--folds) or more data per species"
-            )
-        train_rows = np.flatnonzero(folds != fold)
-        valid_rows = np.flatnonzero(folds == fold)
-        clips = training_set.clips
-        self.train_set = ClipDataset(
-            [clips[i] for i in train_rows], targets[train_rows], frontend, True, augment, skip_bad, seed
+def split_datasets(
+    training_set: TrainingSet,
+    frontend: FrontEndConfig,
+    augment: AugmentConfig,
+    fold: int = 0,
+    n_folds: int = 5,
+    secondary_coef: float = 1.0,
+    skip_bad: bool = False,
+    seed: int = 42,
+) -> tuple[ClipDataset, ClipDataset]:
+    """(training, validation) datasets: fold ``fold`` of ``n_folds`` is the validation set."""
+    targets = training_set.targets(secondary_coef)
+    folds = training_set.folds(n_folds, seed)
+    if not (folds == fold).any():
+        raise DatasetError(
+            f"{training_set.root}: fold {fold} has no clips; with {len(training_set.clips)} clips use "
+            f"fewer folds (--folds) or more data per species"
         )
-        self.valid_set = ClipDataset(
-            [clips[i] for i in valid_rows], targets[valid_rows], frontend, False, skip_bad=skip_bad
-        )
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(
-            self.train_set,
-            batch_size=self.batch_size,
-            shuffle=True,
-            num_workers=self.num_workers,
-            drop_last=len(self.train_set) > self.batch_size,
-            persistent_workers=self.num_workers > 0,
-        )
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(
-            self.valid_set,
-            batch_size=self.batch_size,
-            shuffle=False,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+    train_rows = np.flatnonzero(folds != fold)
+    valid_rows = np.flatnonzero(folds == fold)
+    clips = training_set.clips
+    train_set = ClipDataset(
+        [clips[i] for i in train_rows], targets[train_rows], frontend, True, augment, skip_bad, seed
+    )
+    valid_set = ClipDataset([clips[i] for i in valid_rows], targets[valid_rows], frontend, False, skip_bad=skip_bad)
+    return train_set, valid_set

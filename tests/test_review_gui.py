@@ -121,6 +121,16 @@ def test_track_draws_each_windows_probability_at_its_place(window: MainWindow) -
     assert detections == [(5.0, 10.0, "whistle", pytest.approx(0.9, abs=1e-3))]
     panel = window.probabilities
     assert panel.shown_captions == ["whistle 0.90"]
+    # Every heat-map row is named, long codes ("downsweep") elided to the axis, not dropped.
+    from PySide6.QtGui import QImage, QPainter
+
+    canvas = QImage(200, 200, QImage.Format.Format_ARGB32)
+    painter = QPainter(canvas)
+    _, _, texts = panel.heatmap_plot.getAxis("left").generateDrawSpecs(painter)
+    painter.end()
+    names = [text for _, _, text in texts]
+    assert len(names) == len(SPECIES)
+    assert all(any(code.startswith(name.rstrip("…")) for code in SPECIES) for name in names)
     box = next(iter(panel.box_items.values())).path().boundingRect()
     assert (box.left(), box.right()) == pytest.approx((5.0, 10.0))
     panel.set_threshold(0.95)

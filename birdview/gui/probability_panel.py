@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QPainterPath
+from PySide6.QtGui import QFontMetrics, QPainterPath
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QGraphicsPathItem,
     QHBoxLayout,
@@ -147,7 +148,8 @@ class ProbabilityPanel(QWidget):
         start = tracks.starts[0]
         self.heatmap.setRect(QRectF(start, 0, len(tracks.scores) * tracks.window_s, len(top)))
         self.heatmap_plot.setYRange(0, len(top), padding=0)
-        self.heatmap_plot.getAxis("left").setTicks([[(i + 0.5, code) for i, code in enumerate(top)]])
+        axis = self.heatmap_plot.getAxis("left")
+        axis.setTicks([[(i + 0.5, _fit_axis(axis, code)) for i, code in enumerate(top)]])
         self._draw_detections()
 
     def _draw_detections(self) -> None:
@@ -189,3 +191,10 @@ class ProbabilityPanel(QWidget):
     @property
     def shown_captions(self) -> list[str]:
         return [caption.toPlainText() for caption in self.captions if caption.isVisible()]
+
+
+def _fit_axis(axis: pg.AxisItem, code: str) -> str:
+    """The code, elided to the fixed-width axis: pyqtgraph silently drops a label that overflows."""
+    font = axis.style.get("tickFont") or QApplication.font()
+    room = LEFT_AXIS_WIDTH - max(0, axis.style["tickLength"]) - axis.style["tickTextOffset"][0]
+    return QFontMetrics(font).elidedText(code, Qt.TextElideMode.ElideRight, room)

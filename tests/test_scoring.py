@@ -56,6 +56,15 @@ def test_scoring_uses_the_models_onnx_copy(project: Project, checkpoint: Path) -
         score(project.folder, recording_ids=[project.recordings()[1].id])
 
 
+def test_a_stopped_model_export_leaves_no_copy(project: Project, checkpoint: Path) -> None:
+    model = add_model(project, checkpoint)
+    stop = threading.Event()
+    stop.set()  # the window closed while the export ran
+    assert prepare_fast_copy(project.folder, model.version, cancel=stop) is None
+    assert not list((project.folder / "models").glob("*.onnx"))
+    assert score(project.folder).windows == 61  # scoring converts the checkpoint itself instead
+
+
 def test_cancel_then_resume_scores_only_what_is_left(project: Project, checkpoint: Path) -> None:
     model = add_model(project, checkpoint)
     cancel = threading.Event()

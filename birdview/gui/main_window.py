@@ -620,8 +620,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         self.stop_playback()
-        self.scoring.cancel()
-        self.scoring.wait(10)
+        self.scoring.shutdown()
         self.overview.shutdown()
         self.tiles.shutdown()
         self._probe_pool.shutdown(wait=False, cancel_futures=True)

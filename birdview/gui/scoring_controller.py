@@ -47,6 +47,7 @@ class ScoringController(QObject):
         self._scored_more = scored_more or changed
         self._thread: threading.Thread | None = None
         self._preparing: dict[tuple[Path, int], threading.Thread] = {}
+        self._stop_preparing = threading.Event()
         self._cancel = threading.Event()
         self.last_result: ScoringResult | None = None
         self.progress_bar = QProgressBar()
@@ -102,7 +103,13 @@ class ScoringController(QObject):
             return
         key = (project.folder, version)
         if key not in self._preparing:
-            thread = threading.Thread(target=prepare_fast_copy, args=key, name=f"prepare-model-{version}", daemon=True)
+            thread = threading.Thread(
+                target=prepare_fast_copy,
+                args=key,
+                kwargs={"cancel": self._stop_preparing},
+                name=f"prepare-model-{version}",
+                daemon=True,
+            )
             self._preparing[key] = thread
             thread.start()
 
@@ -158,6 +165,13 @@ class ScoringController(QObject):
 
     def cancel(self) -> None:
         self._cancel.set()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop scoring and any model export still running (its copy is made again next time)."""
+        self._cancel.set()
+        self._stop_preparing.set()
+        self.wait(timeout)
+        self.wait_prepared(timeout)
 
     def wait(self, timeout: float | None = None) -> None:
         if self._thread is not None:

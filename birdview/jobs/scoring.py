@@ -90,7 +90,9 @@ def fast_copy_path(project: Project, version: int) -> Path:
     return project.folder / "models" / f"model-v{version}.onnx"
 
 
-def prepare_fast_copy(project_folder: str | Path, version: int, timeout_s: float = 600) -> Path | None:
+def prepare_fast_copy(
+    project_folder: str | Path, version: int, timeout_s: float = 600, cancel: threading.Event | None = None
+) -> Path | None:
     """Export a checkpoint model to ONNX in a child process, once per version.
 
     Converting in the app's own process holds Python's lock for about 0.1 s at a time (the
@@ -106,11 +108,18 @@ def prepare_fast_copy(project_folder: str | Path, version: int, timeout_s: float
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial.onnx")
     command = trainer_command(["export", "--checkpoint", str(model.path), "--out", str(partial)])
+    cancel = cancel or threading.Event()
     try:
-        run = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
-    except (OSError, subprocess.TimeoutExpired):
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
         return None
-    if run.returncode != 0 or not partial.exists():
+    deadline = time.monotonic() + timeout_s
+    while child.poll() is None:
+        if cancel.wait(0.1) or time.monotonic() > deadline:
+            child.kill()
+            child.wait()
+            break
+    if child.returncode != 0 or not partial.exists():
         partial.unlink(missing_ok=True)
         return None
     partial.replace(target)

@@ -175,13 +175,14 @@ def _models(argv: list[str]) -> int:
 
 def _score(argv: list[str]) -> int:
     from birdview.jobs.scoring import score
+    from trainer.inference import ENGINES
 
     parser = argparse.ArgumentParser(prog="birdview score", description="Score the project's unscored windows.")
     parser.add_argument("--project", type=Path, required=True)
     parser.add_argument("--model", type=int, metavar="VERSION", help="default: the active model")
     parser.add_argument(
         "--engine",
-        choices=["auto", "openvino", "onnxruntime", "torch"],
+        choices=ENGINES,
         default="auto",
         help="auto: OpenVINO where installed, else PyTorch (.ckpt) or ONNX Runtime (.onnx)",
     )

@@ -12,7 +12,7 @@ from trainer.checkpoint import CheckpointError
 from trainer.classes import SpeciesFileError
 from trainer.config import ConfigError, TrainConfig, load_yaml, merge
 from trainer.data.metadata import DatasetError
-from trainer.inference import InferenceError
+from trainer.inference import ENGINES, InferenceError
 from trainer.model import PretrainedWeightsError
 from trainer.onnx_export import OnnxExportError
 from trainer.openvino_backend import OpenVinoError
@@ -97,7 +97,7 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="CPU threads")
     p.add_argument(
         "--engine",
-        choices=["auto", "openvino", "onnxruntime", "torch"],
+        choices=ENGINES,
         default="auto",
         help="auto: OpenVINO where installed, else PyTorch (.ckpt) or ONNX Runtime (.onnx)",
     )

@@ -56,6 +56,13 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17) -> Pat
     return out
 
 
+def read_metadata(meta: dict[str, str], path: str | Path) -> tuple[list[str], FrontEndConfig]:
+    """The class list and front end an export carries in its metadata."""
+    if "birdview.classes" not in meta:
+        raise OnnxExportError(f"{path}: not a birdview-train export (no class list in its metadata)")
+    return json.loads(meta["birdview.classes"]), FrontEndConfig.from_dict(json.loads(meta["birdview.frontend"]))
+
+
 class OnnxScorer:
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -68,11 +75,7 @@ class OnnxScorer:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise OnnxExportError(f"{path}: not a loadable ONNX model ({exc})") from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if "birdview.classes" not in meta:
-            raise OnnxExportError(f"{path}: not a birdview-train export (no class list in its metadata)")
-        self.classes = json.loads(meta["birdview.classes"])
-        self.frontend = FrontEndConfig.from_dict(json.loads(meta["birdview.frontend"]))
+        self.classes, self.frontend = read_metadata(self.session.get_modelmeta().custom_metadata_map, path)
         self.name = str(path)
 
     def logits(self, mels: np.ndarray) -> np.ndarray:

@@ -8,7 +8,6 @@ what that does to validation macro ROC-AUC.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +29,16 @@ def _read_model(path: Path):
     if path.suffix == ".onnx":
         import onnx
 
+        from trainer.onnx_export import OnnxExportError, read_metadata
+
         try:
             meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
         except Exception as exc:
             raise OpenVinoError(f"{path}: not a loadable ONNX model ({exc})") from None
-        if "birdview.classes" not in meta:
-            raise OpenVinoError(f"{path}: not a birdview-train export (no class list in its metadata)")
-        classes = json.loads(meta["birdview.classes"])
-        frontend = FrontEndConfig.from_dict(json.loads(meta["birdview.frontend"]))
+        try:
+            classes, frontend = read_metadata(meta, path)
+        except OnnxExportError as exc:
+            raise OpenVinoError(str(exc)) from None
         return ov.Core().read_model(str(path)), classes, frontend
 
     from trainer.checkpoint import load_checkpoint

@@ -1,7 +1,7 @@
 """Inference through OpenVINO on the CPU: a checkpoint or its ONNX export, fp32 or bf16.
 
 OpenVINO runs the exported EfficientNet about 1.2x faster than ONNX Runtime in fp32 on the same
-threads, and about 2x faster again in bf16 on CPUs with bf16 instructions (AVX-512 BF16 or AMX).
+threads, and 1.5-1.8x faster again in bf16 on CPUs with bf16 instructions (AVX-512 BF16 or AMX).
 bf16 rounds activations to 8 bits of mantissa; ``benchmarks/precision_benchmark.py`` measures
 what that does to validation macro ROC-AUC.
 """

@@ -176,6 +176,7 @@ def _models(argv: list[str]) -> int:
 def _score(argv: list[str]) -> int:
     from birdview.jobs.scoring import score
     from trainer.inference import ENGINES
+    from trainer.openvino_backend import PRECISIONS
 
     parser = argparse.ArgumentParser(prog="birdview score", description="Score the project's unscored windows.")
     parser.add_argument("--project", type=Path, required=True)
@@ -187,7 +188,7 @@ def _score(argv: list[str]) -> int:
         help="auto: OpenVINO where installed, else PyTorch (.ckpt) or ONNX Runtime (.onnx)",
     )
     parser.add_argument(
-        "--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: faster on CPUs with bf16 (OpenVINO)"
+        "--precision", choices=PRECISIONS, default="fp32", help="bf16: faster on CPUs with bf16 (OpenVINO)"
     )
     args = parser.parse_args(argv)
 

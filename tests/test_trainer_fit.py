@@ -100,31 +100,21 @@ def test_tta_smoothing_and_min_ensemble(trained, tmp_path: Path) -> None:
     np.testing.assert_allclose(both[classes], plain[classes], rtol=1e-6)
 
 
-def test_onnx_equals_pytorch(trained, tmp_path: Path) -> None:
-    onnx_path = export_onnx(trained.best_checkpoint, tmp_path / "model.onnx")
-    torch_scorer, onnx_scorer = TorchScorer(trained.best_checkpoint), OnnxScorer(onnx_path)
-    assert onnx_scorer.classes == torch_scorer.classes and onnx_scorer.frontend == torch_scorer.frontend
-    mels = np.random.default_rng(0).standard_normal((3, 1, 128, 313)).astype(np.float32)
-    np.testing.assert_allclose(onnx_scorer.logits(mels), torch_scorer.logits(mels), atol=1e-4)
-    path = soundscape(tmp_path / "S3.wav", 15.0, [(2.0, "downsweep")])
-    a, _ = predict([path], [torch_scorer])
-    b, _ = predict([path], [onnx_scorer])
-    np.testing.assert_allclose(a[list(SPECIES)], b[list(SPECIES)], atol=1e-4)
-
-
-@pytest.mark.parametrize("source", ["ckpt", "onnx"])
-def test_openvino_fp32_equals_pytorch(trained, tmp_path: Path, source: str) -> None:
-    from trainer.openvino_backend import OpenVinoScorer
+@pytest.mark.parametrize("engine, source", [("onnxruntime", "onnx"), ("openvino", "ckpt"), ("openvino", "onnx")])
+def test_other_engines_equal_pytorch(trained, tmp_path: Path, engine: str, source: str) -> None:
+    from trainer.inference import load_scorer
 
     path = trained.best_checkpoint if source == "ckpt" else export_onnx(trained.best_checkpoint, tmp_path / "m.onnx")
-    torch_scorer, openvino_scorer = TorchScorer(trained.best_checkpoint), OpenVinoScorer(path, threads=2)
-    assert openvino_scorer.classes == torch_scorer.classes and openvino_scorer.frontend == torch_scorer.frontend
-    assert openvino_scorer.used_precision == "fp32"
+    torch_scorer, scorer = TorchScorer(trained.best_checkpoint), load_scorer(path, threads=2, engine=engine)
+    assert isinstance(scorer, OnnxScorer) == (engine == "onnxruntime")
+    assert scorer.classes == torch_scorer.classes and scorer.frontend == torch_scorer.frontend
+    if engine == "openvino":
+        assert scorer.used_precision == "fp32"
     mels = np.random.default_rng(1).standard_normal((5, 1, 128, 313)).astype(np.float32)
-    np.testing.assert_allclose(openvino_scorer.logits(mels), torch_scorer.logits(mels), atol=1e-4)
-    audio = soundscape(tmp_path / "S4.wav", 15.0, [(7.0, "whistle")])
+    np.testing.assert_allclose(scorer.logits(mels), torch_scorer.logits(mels), atol=1e-4)
+    audio = soundscape(tmp_path / "S3.wav", 15.0, [(2.0, "downsweep"), (7.0, "whistle")])
     a, _ = predict([audio], [torch_scorer])
-    b, _ = predict([audio], [openvino_scorer])
+    b, _ = predict([audio], [scorer])
     np.testing.assert_allclose(a[list(SPECIES)], b[list(SPECIES)], atol=1e-4)
 
 

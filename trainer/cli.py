@@ -15,7 +15,7 @@ from trainer.data.metadata import DatasetError
 from trainer.inference import ENGINES, InferenceError
 from trainer.model import PretrainedWeightsError
 from trainer.onnx_export import OnnxExportError
-from trainer.openvino_backend import OpenVinoError
+from trainer.openvino_backend import PRECISIONS, OpenVinoError
 from trainer.progress import emit
 
 EXPECTED_ERRORS = (
@@ -103,7 +103,7 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--precision",
-        choices=["fp32", "bf16"],
+        choices=PRECISIONS,
         default="fp32",
         help="bf16: about 2x faster on CPUs with AVX-512 BF16 or AMX (OpenVINO); see benchmarks/README.md",
     )

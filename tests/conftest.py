@@ -106,3 +106,25 @@ def checkpoint(tmp_path_factory) -> Path:
 
     config = TrainConfig(data="-", backbone="test_efficientnet", pretrained=False)
     return save_module(BirdModule(config.as_dict(), list(SPECIES)), tmp_path_factory.mktemp("model") / "model.ckpt")
+
+
+def open_project_window(qtbot, tmp_path: Path, stream_factory, checkpoint: Path, write_recordings):
+    """The main window, offscreen, on a new project holding the recordings that
+    ``write_recordings(folder)`` writes and the test model (version 1)."""
+    from PySide6.QtCore import QSettings
+
+    from birdview.gui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "birdview.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, stream_factory=stream_factory)
+    qtbot.addWidget(window)
+    window.resize(1300, 900)
+    window.show()
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    write_recordings(audio)
+    window.open_project(tmp_path / "project")
+    window.open_paths([audio])
+    assert window.wait_until_ready(30)
+    assert window.scoring.add(checkpoint) == 1
+    return window

@@ -8,30 +8,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from birdview.gui.main_window import MainWindow
+from tests.conftest import open_project_window
 from tests.synthetic_birds import recording, write_audio
 
 
 @pytest.fixture
 def window(qtbot, tmp_path: Path, fake_streams, checkpoint: Path):
-    settings = QSettings(str(tmp_path / "birdview.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, stream_factory=fake_streams)
-    qtbot.addWidget(win)
-    win.resize(1300, 900)
-    win.show()
-    audio = tmp_path / "audio"
-    audio.mkdir()
-    rng = np.random.default_rng(3)
-    for index in range(3):
-        calls = [(w * 5 + 1.0, "whistle" if w % 2 == 0 else "distractor") for w in range(6)]
-        write_audio(audio / f"R{index}_20240521_0{index}0000.wav", recording(30.0, calls, rng))
-    win.open_project(tmp_path / "project")
-    win.open_paths([audio])
-    assert win.wait_until_ready(30)
-    win.scoring.add(checkpoint)
+    def write(folder: Path) -> None:
+        rng = np.random.default_rng(3)
+        for index in range(3):
+            calls = [(w * 5 + 1.0, "whistle" if w % 2 == 0 else "distractor") for w in range(6)]
+            write_audio(folder / f"R{index}_20240521_0{index}0000.wav", recording(30.0, calls, rng))
+
+    win = open_project_window(qtbot, tmp_path, fake_streams, checkpoint, write)
     with qtbot.waitSignal(win.scoring.finished, timeout=120_000):
         win.scoring.start()
     yield win

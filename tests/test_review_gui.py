@@ -6,27 +6,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, QSettings
+from PySide6.QtCore import QPointF
 
 from birdview.gui.main_window import MainWindow
+from tests.conftest import open_project_window
 from tests.synthetic_birds import SPECIES, soundscape
 from trainer.inference import TorchScorer, predict
 
 
 @pytest.fixture
 def window(qtbot, tmp_path: Path, fake_streams, checkpoint: Path):
-    settings = QSettings(str(tmp_path / "birdview.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, stream_factory=fake_streams)
-    qtbot.addWidget(win)
-    win.resize(1300, 900)
-    win.show()
-    audio = tmp_path / "audio"
-    audio.mkdir()
-    soundscape(audio / "A_20240521_053000.wav", 40.0, [(6.0, "whistle")])
-    win.open_project(tmp_path / "project")
-    win.open_paths([audio])
-    assert win.wait_until_ready(30)
-    assert win.scoring.add(checkpoint) == 1
+    def write(folder: Path) -> None:
+        soundscape(folder / "A_20240521_053000.wav", 40.0, [(6.0, "whistle")])
+
+    win = open_project_window(qtbot, tmp_path, fake_streams, checkpoint, write)
     yield win
     win.shutdown()
 

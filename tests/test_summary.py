@@ -64,46 +64,19 @@ def test_per_species_thresholds_are_kept(reviewed: Project) -> None:
         assert thresholds(again) == {"amecro": 0.73}
 
 
+def _detections(project: Project, *arguments: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "birdview", "detections", "--project", str(project.folder), *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
 def test_detections_export_with_verdicts(reviewed: Project, tmp_path: Path) -> None:
     set_threshold(reviewed, "amecro", 0.9)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "birdview",
-            "detections",
-            "--project",
-            str(reviewed.folder),
-            "--out",
-            str(tmp_path / "d.txt"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _detections(reviewed, "--out", str(tmp_path / "d.txt"))
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "d.txt", sep="\t")
     assert len(table) == len(candidates(reviewed, 1, min_score=0.9, show="all"))
     assert set(table["Status"]) <= {"confirm", "reject"} and (table["Score"] >= 0.9 - 1e-3).all()
-    birdnet = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "birdview",
-            "detections",
-            "--project",
-            str(reviewed.folder),
-            "--format",
-            "birdnet",
-            "--threshold",
-            "0.5",
-            "--out",
-            str(tmp_path / "d.csv"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    birdnet = _detections(reviewed, "--format", "birdnet", "--threshold", "0.5", "--out", str(tmp_path / "d.csv"))
     assert birdnet.returncode == 0, birdnet.stderr
     csv = pd.read_csv(tmp_path / "d.csv")
     assert list(csv.columns) == [

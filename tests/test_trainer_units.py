@@ -34,6 +34,24 @@ def test_front_end_shape_and_tone_row() -> None:
     assert abs(standardized.mean()) < 1e-4 and abs(standardized.std() - 1) < 1e-3
 
 
+@pytest.mark.parametrize(
+    "config",
+    [FrontEndConfig(), FrontEndConfig(n_fft=1024, hop_length=500, fmin=40, fmax=15000, normalization="fixed")],
+    ids=["birdview", "birdclef-2024-winner"],
+)
+def test_front_end_equals_librosas_mel_spectrogram(config: FrontEndConfig) -> None:
+    import librosa
+
+    wave = np.random.default_rng(8).standard_normal(config.context_samples).astype(np.float32) * 0.1
+    power = librosa.feature.melspectrogram(
+        y=wave, sr=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length, center=True,
+        pad_mode="constant", power=2.0, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax,
+    )  # fmt: skip
+    db = 10 * np.log10(np.maximum(power, 1e-10))
+    expected = (db - db.mean()) / (db.std(ddof=1) + 1e-6) if config.normalization == "standardize" else (db + 80) / 40
+    np.testing.assert_allclose(MelFrontEnd(config).numpy(wave)[0, 0], expected, atol=2e-3)
+
+
 def test_front_end_context_frames() -> None:
     assert FrontEndConfig(context_s=10.0).frames == 626
     with pytest.raises(ValueError, match="context"):

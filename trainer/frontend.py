@@ -18,6 +18,7 @@ from torch import nn
 
 NORMALISATIONS = ("standardize", "fixed")
 CPU_SLICE = 2
+MEL_BAND_GROUPS = 16
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,20 @@ def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: flo
     return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax).astype(np.float32)
 
 
+def mel_bands(basis: np.ndarray, groups: int = MEL_BAND_GROUPS) -> list[tuple[int, int, int, int]]:
+    """(first filter, end filter, first bin, end bin) of consecutive groups of mel filters.
+
+    Each triangular filter spans a few FFT bins, so the filterbank is 98 % zeros. Multiplying each
+    group of filters by only the bins it covers gives the same mels with about 8x fewer operations.
+    """
+    bands = []
+    for rows in np.array_split(np.arange(len(basis)), min(groups, len(basis))):
+        covered = np.flatnonzero(basis[rows].any(axis=0))
+        first, end = (int(covered[0]), int(covered[-1]) + 1) if len(covered) else (0, 0)
+        bands.append((int(rows[0]), int(rows[-1]) + 1, first, end))
+    return bands
+
+
 class MelFrontEnd(nn.Module):
     """(batch, samples) waveforms at ``config.sample_rate`` -> (batch, 1, n_mels, frames)."""
 
@@ -81,6 +96,7 @@ class MelFrontEnd(nn.Module):
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
         basis = _mel_basis(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
         self.register_buffer("mel_basis", torch.from_numpy(basis), persistent=False)
+        self.bands = mel_bands(basis)
 
     @torch.no_grad()
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
@@ -102,7 +118,7 @@ class MelFrontEnd(nn.Module):
             return_complex=True,
         )
         power = spectrum.real**2 + spectrum.imag**2
-        mel = torch.matmul(self.mel_basis, power)
+        mel = torch.cat([self.mel_basis[r0:r1, b0:b1] @ power[..., b0:b1, :] for r0, r1, b0, b1 in self.bands], dim=-2)
         db = 10.0 * torch.log10(mel.clamp_min(1e-10))
         if config.normalization == "standardize":
             mean = db.mean(dim=(-2, -1), keepdim=True)

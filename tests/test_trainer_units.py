@@ -11,13 +11,14 @@ import torch
 from sklearn.metrics import log_loss, roc_auc_score
 
 from tests.synthetic_birds import SPECIES, make_dataset
-from trainer import augment
+from trainer import augment, window_stream
 from trainer.classes import SpeciesFileError, load_species
 from trainer.config import ConfigError, TrainConfig, load_yaml, merge
 from trainer.data.metadata import DatasetError, load_training_set
 from trainer.frontend import FrontEndConfig, MelFrontEnd
 from trainer.inference import shard, smooth
 from trainer.metrics import all_metrics, binary_log_loss, macro_roc_auc, per_class_auc, ranked_accuracy
+from trainer.window_stream import InferenceError, mel_chunks, read_windows
 
 
 def test_front_end_shape_and_tone_row() -> None:
@@ -67,16 +68,15 @@ def test_front_end_batch_equals_one_window_at_a_time() -> None:
     np.testing.assert_allclose(batch, singles, atol=1e-5)
 
 
-def test_windows_are_cut_where_they_are_scored(tmp_path: Path) -> None:
-    from trainer.inference import iter_windows
+SMALL_FRONT_END = FrontEndConfig(sample_rate=1000, n_fft=64, hop_length=16, n_mels=8, fmin=0, fmax=500)
 
-    config = FrontEndConfig(sample_rate=1000, n_fft=64, hop_length=16, n_mels=8, fmin=0, fmax=500, context_s=7.0)
+
+def test_windows_are_cut_where_they_are_scored(tmp_path: Path) -> None:
+    config = SMALL_FRONT_END.with_changes(context_s=7.0)
     ramp = np.arange(13_000, dtype=np.float32) / 20_000
     path = tmp_path / "ramp.wav"
     sf.write(path, ramp, 1000, subtype="FLOAT")
-    chunks = list(iter_windows(path, config, chunk_windows=2))
-    assert [list(c.index) for c in chunks] == [[0, 1], [2]]
-    waves = np.concatenate([c.waves for c in chunks])
+    waves = read_windows(path, config, 0, 3, native_rate=1000)
     assert waves.shape == (3, 7000)
     # window w is centred on [5w, 5w + 5) s: it starts 1 s earlier, zero-padded before 0 and after the end
     np.testing.assert_array_equal(waves[0, :1000], 0)
@@ -84,33 +84,113 @@ def test_windows_are_cut_where_they_are_scored(tmp_path: Path) -> None:
     np.testing.assert_allclose(waves[1], ramp[4000:11000])
     np.testing.assert_allclose(waves[2, :4000], ramp[9000:13000])
     np.testing.assert_array_equal(waves[2, 4000:], 0)
+    np.testing.assert_allclose(read_windows(path, config, 1, 2, native_rate=1000, shift_s=0.5)[0], ramp[4500:11500])
 
 
-def test_prefetched_chunks_arrive_in_order_and_errors_surface() -> None:
-    from trainer.inference import prefetched
+def _noise_file(tmp_path: Path, seconds: float) -> Path:
+    path = tmp_path / "noise.flac"
+    noise = np.random.default_rng(5).standard_normal(int(seconds * 1000)).astype(np.float32) * 0.1
+    sf.write(path, noise, 1000)
+    return path
 
-    assert list(prefetched(iter(range(50)))) == list(range(50))
 
-    def failing():
-        yield 1
-        raise OSError("disk gone at chunk 2")
+def test_mel_chunks_arrive_in_order_and_equal_the_front_end(tmp_path: Path) -> None:
+    path = _noise_file(tmp_path, 52)  # 11 windows of 5 s, the last one partly past the end
+    frontend = MelFrontEnd(SMALL_FRONT_END)
+    expected = frontend.numpy(read_windows(path, SMALL_FRONT_END, 0, 11, native_rate=1000))
+    for workers in (1, 2, 3):
+        chunks = list(mel_chunks(path, frontend, chunk_windows=4, workers=workers))
+        assert [c.index.tolist() for c in chunks] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10]]
+        np.testing.assert_allclose(np.concatenate([c.mels for c in chunks]), expected, atol=1e-5)
+    resumed = list(mel_chunks(path, frontend, chunk_windows=4, start_window=6, workers=2))
+    assert [c.index.tolist() for c in resumed] == [[6, 7, 8, 9], [10]]
+    np.testing.assert_allclose(resumed[0].mels, expected[6:10], atol=1e-5)
 
-    stream = prefetched(failing())
-    assert next(stream) == 1
-    with pytest.raises(OSError, match="disk gone at chunk 2"):
+
+def test_mel_chunks_workers_use_one_torch_thread_and_the_callers_count_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _noise_file(tmp_path, 40)
+    seen = []
+    real = window_stream.read_windows
+
+    def recording(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(window_stream, "read_windows", recording)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        list(mel_chunks(path, MelFrontEnd(SMALL_FRONT_END), chunk_windows=4, workers=2))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {1}
+
+
+def test_mel_chunks_errors_arrive_in_order_and_closing_stops_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _noise_file(tmp_path, 1000)  # 200 windows
+    real = window_stream.read_windows
+    calls = []
+
+    def failing_from_window_6(path, config, first, last, native_rate, shift_s=0.0):
+        calls.append(first)
+        if first >= 6:
+            raise InferenceError(f"{path}: decoding failed near {first * 5} s (disk gone)")
+        return real(path, config, first, last, native_rate, shift_s)
+
+    monkeypatch.setattr(window_stream, "read_windows", failing_from_window_6)
+    stream = mel_chunks(path, MelFrontEnd(SMALL_FRONT_END), chunk_windows=2, workers=2)
+    assert [next(stream).index.tolist() for _ in range(3)] == [[0, 1], [2, 3], [4, 5]]
+    with pytest.raises(InferenceError, match="decoding failed near 30 s"):
         next(stream)
 
-    produced = []
+    calls.clear()
+    stream = mel_chunks(path, MelFrontEnd(SMALL_FRONT_END), chunk_windows=2, workers=2)
+    assert next(stream).index.tolist() == [0, 1]
+    stream.close()  # the caller stops early: nothing more is decoded
+    assert max(calls) < 10
 
-    def endless():
-        for n in range(10_000):
-            produced.append(n)
-            yield n
 
-    stream = prefetched(endless())
-    assert next(stream) == 0
-    stream.close()  # the consumer stops early: the helper thread ends instead of decoding on
-    assert len(produced) < 10
+class LoudnessScorer:
+    """A stand-in model: logits +-scale x the loudest mel value of each window."""
+
+    def __init__(self, frontend: FrontEndConfig, scale: float, name: str) -> None:
+        self.frontend, self.classes, self.name, self.scale = frontend, ["a", "b"], name, scale
+
+    def logits(self, mels: np.ndarray) -> np.ndarray:
+        level = mels.reshape(len(mels), -1).max(axis=1, keepdims=True)
+        return np.hstack([self.scale * level, -self.scale * level]).astype(np.float32)
+
+
+def test_an_ensemble_computes_each_chunks_mels_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trainer import inference
+
+    path = _noise_file(tmp_path, 30)
+    opened = []
+    real = inference.mel_chunks
+
+    def counting(*args, **kwargs):
+        opened.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "mel_chunks", counting)
+    one, two = LoudnessScorer(SMALL_FRONT_END, 1.0, "one"), LoudnessScorer(SMALL_FRONT_END, 3.0, "two")
+    alone = [inference.predict([path], [scorer])[0] for scorer in (one, two)]
+    opened.clear()
+    both, _ = inference.predict([path], [one, two], ensemble="mean")
+    assert len(opened) == 1 and len(both) == 6
+    np.testing.assert_allclose(both[["a", "b"]], (alone[0][["a", "b"]] + alone[1][["a", "b"]]) / 2, rtol=1e-6)
+
+    other = LoudnessScorer(SMALL_FRONT_END.with_changes(n_mels=4), 1.0, "four-mels")
+    opened.clear()
+    inference.predict([path], [one, other])
+    assert len(opened) == 2  # different front ends: each computes its own mels
+    with pytest.raises(InferenceError, match=r"scores 2\.5 s windows"):
+        inference.predict([path], [one, LoudnessScorer(SMALL_FRONT_END.with_changes(window_s=2.5), 1.0, "short")])
 
 
 def test_default_species_list_is_birdclef_2024() -> None:

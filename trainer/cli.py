@@ -94,7 +94,7 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--smooth", action="store_true", help="smooth over neighbouring windows")
     p.add_argument("--ensemble", choices=["mean", "min"], default="mean")
     p.add_argument("--shard", help="i/n: only the i-th of n parts of the file list (cluster job arrays)")
-    p.add_argument("--threads", type=int, help="CPU threads")
+    p.add_argument("--threads", type=int, help="CPU threads for the model and for decoding (default: all cores)")
     p.add_argument(
         "--engine",
         choices=ENGINES,
@@ -195,7 +195,7 @@ def _run_predict(args: argparse.Namespace) -> int:
             print(f"[{number + 1}/{total}] {path}", file=sys.stderr)
 
     table, skipped = predict(
-        paths, scorers, args.batch_size, shifts, args.smooth, args.ensemble, args.skip_bad, on_file
+        paths, scorers, args.batch_size, shifts, args.smooth, args.ensemble, args.skip_bad, on_file, args.threads
     )
     for line in skipped:
         print(f"skipped: {line}", file=sys.stderr)

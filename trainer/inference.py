@@ -1,36 +1,25 @@
 """Sliding-window inference over recordings of any length, streamed and batched.
 
-A recording is read in chunks of windows (never whole), resampled to the model's rate, cut into
-context-length windows centred on each scored window, turned into mels by the model's own front
-end and scored in batches. Optional test-time shifts, smoothing over neighbouring windows and an
-ensemble of models (mean or min).
+The windows' mels come from ``trainer.window_stream`` (chunks decoded and turned into mels by
+worker threads, never a whole recording) and are scored in batches. Optional test-time shifts,
+smoothing over neighbouring windows and an ensemble of models (mean or min).
 """
 
 from __future__ import annotations
 
-import math
-import queue
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 import torch
 
 from trainer.checkpoint import load_checkpoint
-from trainer.data.dataset import read_segment
-from trainer.frontend import FrontEndConfig, MelFrontEnd, to_model_rate
+from trainer.frontend import FrontEndConfig, MelFrontEnd
+from trainer.window_stream import InferenceError, mel_chunks
 
 SMOOTHING_KERNEL = (0.1, 0.2, 0.4, 0.2, 0.1)
-CHUNK_WINDOWS = 48
-
-
-class InferenceError(ValueError):
-    pass
 
 
 class Scorer(Protocol):
@@ -100,13 +89,6 @@ def load_scorer(path: str | Path, threads: int | None = None, engine: str = "aut
     return TorchScorer(path, threads=threads)
 
 
-@dataclass
-class WindowBatch:
-    file: Path
-    index: np.ndarray  # window numbers (0 = the first 5 s)
-    waves: np.ndarray  # (windows, context samples) at the model's rate
-
-
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
 
 
@@ -120,85 +102,6 @@ def expand_audio(paths: Sequence[str | Path]) -> list[Path]:
         else:
             found.append(path)
     return found
-
-
-def window_count(duration_s: float, window_s: float) -> int:
-    return max(1, math.ceil(duration_s / window_s - 1e-9))
-
-
-def iter_windows(
-    path: Path,
-    frontend: FrontEndConfig,
-    shift_s: float = 0.0,
-    chunk_windows: int = CHUNK_WINDOWS,
-    start_window: int = 0,
-) -> Iterator[WindowBatch]:
-    """Context windows of a file, chunk by chunk; window w is scored for [w*window_s, (w+1)*window_s)."""
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise InferenceError(f"{path}: cannot be read ({exc})") from None
-    rate = info.samplerate
-    n_windows = window_count(info.frames / rate, frontend.window_s)
-    window, context = frontend.window_s, frontend.context_s
-    margin = (context - window) / 2
-    for first in range(start_window, n_windows, chunk_windows):
-        last = min(n_windows, first + chunk_windows)
-        chunk_start_s = first * window - margin + shift_s
-        chunk_len_s = (last - first) * window + 2 * margin
-        try:
-            native, rate = read_segment(path, round(chunk_start_s * rate), round(chunk_len_s * rate))
-        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            raise InferenceError(f"{path}: decoding failed near {chunk_start_s:.0f} s ({exc})") from None
-        audio = to_model_rate(native, rate, frontend)
-        step = frontend.window_samples
-        need = (last - first - 1) * step + frontend.context_samples
-        if len(audio) < need:
-            audio = np.pad(audio, (0, need - len(audio)))
-        waves = np.lib.stride_tricks.sliding_window_view(audio[:need], frontend.context_samples)[::step]
-        yield WindowBatch(path, np.arange(first, last), waves)
-
-
-def prefetched(iterator: Iterator[WindowBatch], depth: int = 1) -> Iterator[WindowBatch]:
-    """The same chunks, decoded on a helper thread while the caller scores the previous one.
-
-    Decoding releases the GIL, so it overlaps with the model; errors reach the caller in order.
-    """
-    done = object()
-    slots: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in iterator:
-                if not offer(item):
-                    return
-            offer(done)
-        except BaseException as exc:  # handed to the consumer, raised there
-            offer(exc)
-
-    worker = threading.Thread(target=produce, name="birdview-decode", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = slots.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
 
 
 def smooth(probabilities: np.ndarray, kernel: Sequence[float] = SMOOTHING_KERNEL) -> np.ndarray:
@@ -217,29 +120,36 @@ def smooth(probabilities: np.ndarray, kernel: Sequence[float] = SMOOTHING_KERNEL
     return (out / norm[:, None]).astype(np.float32)
 
 
+def probabilities(scorer: Scorer, mels: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Sigmoid of the scorer's logits, batch by batch: (windows, classes) in float64."""
+    parts = [scorer.logits(mels[start : start + batch_size]) for start in range(0, len(mels), batch_size)]
+    return 1 / (1 + np.exp(-np.concatenate(parts).astype(np.float64)))
+
+
 def _score_file(
-    path: Path, scorers: Sequence[Scorer], batch_size: int, shifts: Sequence[float]
+    path: Path, scorers: Sequence[Scorer], batch_size: int, shifts: Sequence[float], workers: int | None
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Per scorer: (windows, classes) probabilities averaged over the shifts."""
-    per_scorer: list[np.ndarray] = []
-    index = None
-    frontends: dict[FrontEndConfig, MelFrontEnd] = {}
-    for scorer in scorers:
-        frontend = frontends.setdefault(scorer.frontend, MelFrontEnd(scorer.frontend))
-        total = None
+    """Per scorer: (windows, classes) probabilities averaged over the shifts. Scorers with the same
+    front end share each chunk's mels: an ensemble decodes and computes them once."""
+    totals: list[np.ndarray | None] = [None] * len(scorers)
+    index = np.empty(0, dtype=int)
+    groups: dict[FrontEndConfig, list[int]] = {}
+    for number, scorer in enumerate(scorers):
+        groups.setdefault(scorer.frontend, []).append(number)
+    for config, members in groups.items():
+        frontend = MelFrontEnd(config)
         for shift in shifts:
-            parts, indices = [], []
-            for chunk in prefetched(iter_windows(path, scorer.frontend, shift)):
-                for start in range(0, len(chunk.waves), batch_size):
-                    waves = chunk.waves[start : start + batch_size]
-                    mels = frontend.numpy(waves)
-                    parts.append(1 / (1 + np.exp(-scorer.logits(mels).astype(np.float64))))
+            parts: dict[int, list[np.ndarray]] = {number: [] for number in members}
+            indices = []
+            for chunk in mel_chunks(path, frontend, shift, workers=workers):
+                for number in members:
+                    parts[number].append(probabilities(scorers[number], chunk.mels, batch_size))
                 indices.append(chunk.index)
-            probabilities = np.concatenate(parts)
-            total = probabilities if total is None else total + probabilities
             index = np.concatenate(indices)
-        per_scorer.append(total / len(shifts))
-    return index, per_scorer
+            for number in members:
+                scores = np.concatenate(parts[number])
+                totals[number] = scores if totals[number] is None else totals[number] + scores
+    return index, [total / len(shifts) for total in totals]
 
 
 def predict(
@@ -251,15 +161,22 @@ def predict(
     ensemble: str = "mean",
     skip_bad: bool = False,
     on_file: Callable[[int, int, Path], None] | None = None,
+    workers: int | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Probabilities per window for every file: columns file, row_id, start_s, end_s, then one per
-    class. Returns the table and the files skipped (with skip_bad) and why."""
+    class. Returns the table and the files skipped (with skip_bad) and why. ``workers``: threads
+    that decode and compute mels (default: one per core)."""
     if not scorers:
         raise InferenceError("no model given")
     classes = scorers[0].classes
     for scorer in scorers[1:]:
         if scorer.classes != classes:
             raise InferenceError(f"{scorer.name}: its class list differs from {scorers[0].name}'s; cannot ensemble")
+        if scorer.frontend.window_s != scorers[0].frontend.window_s:
+            raise InferenceError(
+                f"{scorer.name}: scores {scorer.frontend.window_s} s windows, {scorers[0].name} "
+                f"{scorers[0].frontend.window_s} s; cannot ensemble"
+            )
     if ensemble not in ("mean", "min"):
         raise InferenceError(f"ensemble must be mean or min, not {ensemble!r}")
     window_s = scorers[0].frontend.window_s
@@ -271,7 +188,7 @@ def predict(
         try:
             if not path.exists():
                 raise InferenceError(f"{path}: file not found")
-            index, per_scorer = _score_file(path, scorers, batch_size, shifts)
+            index, per_scorer = _score_file(path, scorers, batch_size, shifts, workers)
         except InferenceError as exc:
             if not skip_bad:
                 raise

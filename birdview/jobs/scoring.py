@@ -14,12 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from birdview.jobs.training import trainer_command
 from birdview.store.project import ModelRow, Project, ProjectError
 from trainer.frontend import MelFrontEnd
-from trainer.inference import InferenceError, Scorer, iter_windows, load_scorer, prefetched, window_count
+from trainer.inference import InferenceError, Scorer, load_scorer, probabilities
+from trainer.window_stream import mel_chunks, window_count
 
 
 @dataclass
@@ -177,21 +176,14 @@ def score(
             recording = project.recording(recording_id)
             first_unscored = project.scored_windows(model.version, recording_id)
             try:
-                chunks = iter_windows(
-                    recording.path, scorer.frontend, chunk_windows=chunk_windows, start_window=first_unscored
-                )
-                for chunk in prefetched(chunks):
+                chunks = mel_chunks(recording.path, frontend, chunk_windows=chunk_windows, start_window=first_unscored)
+                for chunk in chunks:
                     if cancel.is_set():
+                        chunks.close()
                         return ScoringResult(done, scored_recordings, True, problems)
-                    probabilities = []
-                    waves = chunk.waves
-                    for start in range(0, len(waves), batch_size):
-                        logits = scorer.logits(frontend.numpy(waves[start : start + batch_size]))
-                        probabilities.append(1 / (1 + np.exp(-logits.astype(np.float64))))
-                    project.store_predictions(
-                        model.version, recording_id, np.concatenate(probabilities), first_window=int(chunk.index[0])
-                    )
-                    done += len(waves)
+                    scores = probabilities(scorer, chunk.mels, batch_size)
+                    project.store_predictions(model.version, recording_id, scores, first_window=int(chunk.index[0]))
+                    done += len(chunk.index)
                     if on_progress is not None:
                         on_progress(ScoringProgress(recording.name, done, total, time.monotonic() - started))
             except InferenceError as exc:

@@ -1,0 +1,133 @@
+"""A recording's scoring windows, decoded and turned into mels chunk by chunk.
+
+A recording is never read whole. Each chunk of windows is decoded, resampled to the model's rate
+and cut into context-length windows centred on each scored window. ``mel_chunks`` shares every
+chunk between worker threads: each decodes its part and computes its mels with one torch thread.
+On a CPU, windows side by side use the cores better than torch's threads inside one STFT (about
+2 against 3.4 ms of core time a window on two cores), and decoding runs in parallel as well.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from trainer.data.dataset import read_segment
+from trainer.frontend import FrontEndConfig, MelFrontEnd, to_model_rate
+
+CHUNK_WINDOWS = 48
+
+
+class InferenceError(ValueError):
+    pass
+
+
+@dataclass
+class MelChunk:
+    index: np.ndarray  # window numbers (0 = the first 5 s)
+    mels: np.ndarray  # (windows, 1, n_mels, frames)
+
+
+def window_count(duration_s: float, window_s: float) -> int:
+    return max(1, math.ceil(duration_s / window_s - 1e-9))
+
+
+def default_workers() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
+def _rate_and_frames(path: Path) -> tuple[int, int]:
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise InferenceError(f"{path}: cannot be read ({exc})") from None
+    return info.samplerate, info.frames
+
+
+def read_windows(
+    path: Path, frontend: FrontEndConfig, first: int, last: int, native_rate: int, shift_s: float = 0.0
+) -> np.ndarray:
+    """Context windows ``first`` .. ``last - 1`` of a file: (windows, context samples) at the model's
+    rate, zero-padded before the start and after the end. Window w is scored for
+    [w * window_s, (w + 1) * window_s) and its context is centred on that."""
+    window = frontend.window_s
+    margin = (frontend.context_s - window) / 2
+    start_s = first * window - margin + shift_s
+    length_s = (last - first) * window + 2 * margin
+    try:
+        native, rate = read_segment(path, round(start_s * native_rate), round(length_s * native_rate))
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise InferenceError(f"{path}: decoding failed near {start_s:.0f} s ({exc})") from None
+    audio = to_model_rate(native, rate, frontend)
+    step = frontend.window_samples
+    need = (last - first - 1) * step + frontend.context_samples
+    if len(audio) < need:
+        audio = np.pad(audio, (0, need - len(audio)))
+    return np.lib.stride_tricks.sliding_window_view(audio[:need], frontend.context_samples)[::step]
+
+
+def _mels(path: Path, frontend: MelFrontEnd, first: int, last: int, native_rate: int, shift_s: float) -> np.ndarray:
+    torch.set_num_threads(1)  # this worker thread only; the caller's count is restored afterwards
+    return frontend.numpy(read_windows(path, frontend.config, first, last, native_rate, shift_s))
+
+
+def _parts(first: int, last: int, workers: int) -> list[tuple[int, int]]:
+    edges = np.linspace(first, last, min(workers, last - first) + 1).round().astype(int)
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+
+
+def mel_chunks(
+    path: str | Path,
+    frontend: MelFrontEnd,
+    shift_s: float = 0.0,
+    chunk_windows: int = CHUNK_WINDOWS,
+    start_window: int = 0,
+    workers: int | None = None,
+) -> Iterator[MelChunk]:
+    """The mels of a file's windows from ``start_window`` on, chunk by chunk, in order.
+
+    While the caller scores a chunk, the workers prepare the next one. Errors (an unreadable file,
+    a decoding failure) reach the caller in order; stopping early cancels the work in flight.
+    """
+    path = Path(path)
+    config = frontend.config
+    native_rate, frames = _rate_and_frames(path)
+    n_windows = window_count(frames / native_rate, config.window_s)
+    workers = max(1, workers or default_workers())
+    threads_before = torch.get_num_threads()
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="birdview-mels")
+    pending: deque[tuple[int, int, list[Future]]] = deque()
+
+    def submit(first: int) -> None:
+        last = min(n_windows, first + chunk_windows)
+        parts = _parts(first, last, workers)
+        futures = [pool.submit(_mels, path, frontend, a, b, native_rate, shift_s) for a, b in parts]
+        pending.append((first, last, futures))
+
+    def collect() -> MelChunk:
+        first, last, futures = pending.popleft()
+        return MelChunk(np.arange(first, last), np.concatenate([future.result() for future in futures]))
+
+    try:
+        for first in range(start_window, n_windows, chunk_windows):
+            submit(first)
+            if len(pending) > 1:
+                yield collect()
+        while pending:
+            yield collect()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(threads_before)

@@ -82,7 +82,7 @@ class ProbabilityPanel(QWidget):
         self.chosen: list[str] = []
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.box_items: dict[int, QGraphicsPathItem] = {}  # by colour
-        self.captions: list[pg.TextItem] = []
+        self.captions = [self._new_caption() for _ in range(MAX_CAPTIONS)]
         self.shown_detections: list[tuple[float, float, str, float]] = []
         self.tracks: Tracks | None = None
         self.settings = SpectrogramSettings()
@@ -155,8 +155,8 @@ class ProbabilityPanel(QWidget):
     def _draw_detections(self) -> None:
         """Boxes of every detection, one path per colour; captions on the strongest ones only.
 
-        Captions are text layouts (milliseconds each), so they come from a pool that is reused
-        rather than made anew on every redraw, and at most MAX_CAPTIONS are shown."""
+        Captions are text items (about 2 ms each to make and add), so a pool of MAX_CAPTIONS is made
+        with the panel and reused: making 40 during the first scoring progress stalled the window."""
         found = [] if self.tracks is None else self.tracks.detections(self.chosen, self.threshold)
         top = float(hz_to_y(self.nyquist, self.settings))
         paths: dict[int, QPainterPath] = {}
@@ -175,11 +175,6 @@ class ProbabilityPanel(QWidget):
             self.spectrogram.addItem(item, ignoreBounds=True)
             self.box_items[colour] = item
         captioned = sorted(found, key=lambda detection: -detection[3])[:MAX_CAPTIONS]
-        while len(self.captions) < len(captioned):
-            caption = pg.TextItem(anchor=(0, 1))
-            caption.setZValue(12)
-            self.spectrogram.addItem(caption, ignoreBounds=True)
-            self.captions.append(caption)
         for caption, (start, _, code, score) in zip(self.captions, captioned, strict=False):
             caption.setText(f"{code} {score:.2f}", TRACK_COLOURS[self.chosen.index(code) % len(TRACK_COLOURS)])
             caption.setPos(start, 0)
@@ -187,6 +182,13 @@ class ProbabilityPanel(QWidget):
         for caption in self.captions[len(captioned) :]:
             caption.hide()
         self.shown_detections = found
+
+    def _new_caption(self) -> pg.TextItem:
+        caption = pg.TextItem(anchor=(0, 1))
+        caption.setZValue(12)
+        caption.hide()
+        self.spectrogram.addItem(caption, ignoreBounds=True)
+        return caption
 
     @property
     def shown_captions(self) -> list[str]:

@@ -195,6 +195,13 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "trainer.cli", *args], capture_output=True, text=True, timeout=600)
 
 
+def strict_json(line: str) -> dict:
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON: {line}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
 def test_cli_fit_with_json_progress_then_predict_evaluate_export(
     data: Path, species_file: Path, tmp_path: Path
 ) -> None:
@@ -224,7 +231,7 @@ def test_cli_fit_with_json_progress_then_predict_evaluate_export(
     )
     assert fit_run.returncode == 0, fit_run.stderr
     lines = fit_run.stdout.strip().splitlines()
-    records = [json.loads(line) for line in lines if line.startswith("{")]
+    records = [strict_json(line) for line in lines if line.startswith("{")]
     train_steps = [r for r in records if r["stage"] == "train" and "loss" in r]
     assert train_steps and all({"epoch", "step", "total", "loss", "eta_s"} <= set(r) for r in train_steps)
     assert [r["epoch"] for r in records if r["stage"] == "validate"] == [0, 1]
@@ -250,8 +257,9 @@ def test_cli_fit_with_json_progress_then_predict_evaluate_export(
 
     evaluate_run = _cli("evaluate", "--checkpoint", checkpoint, "--data", str(data), "--out", str(tmp_path / "a.csv"))
     assert evaluate_run.returncode == 0, evaluate_run.stderr
-    metrics = json.loads(evaluate_run.stdout.strip().splitlines()[-1])
+    metrics = strict_json(evaluate_run.stdout.strip().splitlines()[-1])
     assert metrics["clips"] == 46 and 0 <= metrics["roc_auc"] <= 1
+    assert metrics["top5"] is None  # four classes: top-5 accuracy is undefined, null rather than NaN
     assert list(pd.read_csv(tmp_path / "a.csv")["class"]) == list(SPECIES)
 
     export_run = _cli("export", "--checkpoint", checkpoint, "--out", str(tmp_path / "m.onnx"))

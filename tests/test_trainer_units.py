@@ -193,6 +193,25 @@ def test_an_ensemble_computes_each_chunks_mels_once(tmp_path: Path, monkeypatch:
         inference.predict([path], [one, LoudnessScorer(SMALL_FRONT_END.with_changes(window_s=2.5), 1.0, "short")])
 
 
+def test_progress_lines_are_strict_json() -> None:
+    import io
+    import json
+
+    from trainer.progress import emit
+
+    stream = io.StringIO()
+    metrics = {"val_roc_auc": float("nan"), "val_loss": np.float32(0.25), "top5": torch.tensor(float("inf"))}
+    emit({"stage": "validate", "epoch": np.int64(3), "metrics": metrics, "shape": (2, 3)}, stream)
+    line = stream.getvalue()
+    assert line.endswith("\n") and "NaN" not in line and "Infinity" not in line
+    assert json.loads(line) == {
+        "stage": "validate",
+        "epoch": 3,
+        "metrics": {"val_roc_auc": None, "val_loss": 0.25, "top5": None},
+        "shape": [2, 3],
+    }
+
+
 def test_default_species_list_is_birdclef_2024() -> None:
     species = load_species()
     assert len(species) == 182 and species == sorted(species)

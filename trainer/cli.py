@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from trainer.inference import ENGINES, InferenceError
 from trainer.model import PretrainedWeightsError
 from trainer.onnx_export import OnnxExportError
 from trainer.openvino_backend import PRECISIONS, OpenVinoError
-from trainer.progress import emit
+from trainer.progress import emit, json_line
 
 EXPECTED_ERRORS = (
     DatasetError,
@@ -215,7 +214,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.out, index=False)
-    print(json.dumps(metrics))
+    print(json_line(metrics))
     return 0
 
 

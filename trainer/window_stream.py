@@ -25,6 +25,7 @@ from trainer.data.dataset import read_segment
 from trainer.frontend import FrontEndConfig, MelFrontEnd, to_model_rate
 
 CHUNK_WINDOWS = 48
+RESAMPLING_GUARD_SAMPLES = 512
 
 
 class InferenceError(ValueError):
@@ -57,6 +58,21 @@ def _rate_and_frames(path: Path) -> tuple[int, int]:
     return info.samplerate, info.frames
 
 
+def _resampling_guard(native_rate: int, model_rate: int) -> tuple[int, int]:
+    """Extra samples read on each side of a part that is resampled, (native, at the model's rate).
+
+    The resampler's filter rings for about 100 samples (of the lower rate) at the ends of what it
+    is given; resampling a little more and cutting it off makes every part equal to the whole file
+    resampled at once. A whole number of the rates' common periods keeps the cut on a sample of both.
+    """
+    if native_rate == model_rate:
+        return 0, 0
+    common = math.gcd(native_rate, model_rate)
+    native_unit, model_unit = native_rate // common, model_rate // common
+    units = math.ceil(RESAMPLING_GUARD_SAMPLES / min(native_unit, model_unit))
+    return units * native_unit, units * model_unit
+
+
 def read_windows(
     path: Path, frontend: FrontEndConfig, first: int, last: int, native_rate: int, shift_s: float = 0.0
 ) -> np.ndarray:
@@ -67,11 +83,14 @@ def read_windows(
     margin = (frontend.context_s - window) / 2
     start_s = first * window - margin + shift_s
     length_s = (last - first) * window + 2 * margin
+    guard_native, guard_model = _resampling_guard(native_rate, frontend.sample_rate)
     try:
-        native, rate = read_segment(path, round(start_s * native_rate), round(length_s * native_rate))
+        native, rate = read_segment(
+            path, round(start_s * native_rate) - guard_native, round(length_s * native_rate) + 2 * guard_native
+        )
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise InferenceError(f"{path}: decoding failed near {start_s:.0f} s ({exc})") from None
-    audio = to_model_rate(native, rate, frontend)
+    audio = to_model_rate(native, rate, frontend)[guard_model:]
     step = frontend.window_samples
     need = (last - first - 1) * step + frontend.context_samples
     if len(audio) < need:

@@ -2,7 +2,8 @@
 # Training and inference on a CUDA GPU, end to end, on generated data (no download).
 #   PYTHON=.venv/bin/python bash benchmarks/gpu_check.sh [WORKDIR]
 # Prints: the front end on the GPU against the CPU, a bf16-mixed fit from scratch, evaluate,
-# a head-only fine-tune on the GPU, and predict on a generated soundscape.
+# a head-only fine-tune on the GPU, predict on a generated soundscape, and end-to-end scoring
+# speed on the GPU (fp32, bf16) against PyTorch on the CPU, with the largest difference.
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 WORK=${1:-$(mktemp -d)}
@@ -43,3 +44,27 @@ echo "head-only fit: $(( $(date +%s) - start )) s"
 train predict --checkpoint "$WORK/run/checkpoints/best.ckpt" --engine torch --audio "$WORK/soundscape.wav" \
     --out "$WORK/p.csv"
 "$PYTHON" -c "import pandas as pd; print(pd.read_csv('$WORK/p.csv').iloc[:6, 1:].round(3).to_string())"
+"$PYTHON" - "$WORK" <<'PY'
+import sys, time
+from pathlib import Path
+
+import numpy as np
+
+from tests.synthetic_birds import soundscape
+from trainer.inference import load_scorer, predict, resolve_engine
+
+work = Path(sys.argv[1])
+checkpoint = work / "run" / "checkpoints" / "best.ckpt"
+audio = soundscape(work / "ten-minutes.flac", 600.0, [(30.0 * k + 3, "pulses") for k in range(20)])
+print("auto picks:", resolve_engine("auto", is_onnx=False))
+tables = {}
+for engine, precision in (("torch", "fp32"), ("cuda", "fp32"), ("cuda", "bf16")):
+    scorer = load_scorer(checkpoint, engine=engine, precision=precision)
+    predict([audio], [scorer])  # warm-up
+    start = time.perf_counter()
+    table, _ = predict([audio], [scorer])
+    rate = len(table) / (time.perf_counter() - start)
+    tables[engine, precision] = table.iloc[:, 4:].to_numpy()
+    difference = np.abs(tables[engine, precision] - tables["torch", "fp32"]).max()
+    print(f"{engine} {precision}: {rate:.0f} windows/s end to end; largest difference from the CPU {difference:.2g}")
+PY

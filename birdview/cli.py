@@ -175,7 +175,7 @@ def _models(argv: list[str]) -> int:
 
 def _score(argv: list[str]) -> int:
     from birdview.jobs.scoring import score
-    from trainer.inference import ENGINES
+    from trainer.inference import ENGINE_HELP, ENGINES
     from trainer.openvino_backend import PRECISIONS
 
     parser = argparse.ArgumentParser(prog="birdview score", description="Score the project's unscored windows.")
@@ -185,10 +185,13 @@ def _score(argv: list[str]) -> int:
         "--engine",
         choices=ENGINES,
         default="auto",
-        help="auto: OpenVINO where installed, else PyTorch (.ckpt) or ONNX Runtime (.onnx)",
+        help=ENGINE_HELP,
     )
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default="fp32", help="bf16: faster on CPUs with bf16 (OpenVINO)"
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="bf16: faster on CPUs with bf16 (OpenVINO) or on a GPU (cuda)",
     )
     args = parser.parse_args(argv)
 

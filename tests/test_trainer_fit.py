@@ -289,7 +289,10 @@ def test_cli_reports_bad_input_clearly(data: Path, tmp_path: Path) -> None:
     assert run.returncode == 2 and "broken.onnx: not a loadable ONNX model" in run.stderr
     bf16_on_torch = ("--engine", "torch", "--precision", "bf16")
     run = _cli("predict", "--checkpoint", "m.ckpt", *bf16_on_torch, "--audio", "x.wav", "--out", "o.csv")
-    assert run.returncode == 2 and "precision bf16 needs the openvino engine" in run.stderr
+    assert run.returncode == 2 and "precision bf16 needs the openvino or cuda engine, not torch" in run.stderr
+    if not torch.cuda.is_available():
+        run = _cli("predict", "--checkpoint", "m.ckpt", "--engine", "cuda", "--audio", "x.wav", "--out", "o.csv")
+        assert run.returncode == 2 and "the cuda engine needs a CUDA GPU, and PyTorch sees none here" in run.stderr
     run = _cli("fit", "--data", str(data), "--out", str(tmp_path / "o"), "--no-pretrained", "--progress", "json")
     assert run.returncode == 2  # the 182 BirdCLEF species do not include the generated ones
     error = json.loads(run.stdout.strip().splitlines()[-1])

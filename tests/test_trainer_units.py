@@ -229,6 +229,26 @@ def test_progress_lines_are_strict_json() -> None:
     }
 
 
+def test_auto_engine_prefers_a_gpu_then_openvino(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trainer import inference
+
+    for gpu, openvino, checkpoint, export in [
+        (True, True, "cuda", "openvino"),
+        (False, True, "openvino", "openvino"),
+        (True, False, "cuda", "onnxruntime"),
+        (False, False, "torch", "onnxruntime"),
+    ]:
+        monkeypatch.setattr(inference, "cuda_available", lambda gpu=gpu: gpu)
+        monkeypatch.setattr(inference, "openvino_available", lambda openvino=openvino: openvino)
+        assert inference.resolve_engine("auto", is_onnx=False) == checkpoint
+        assert inference.resolve_engine("auto", is_onnx=True) == export
+        assert inference.resolve_engine("onnxruntime", is_onnx=False) == "onnxruntime"  # as asked
+    with pytest.raises(InferenceError, match="precision bf16 needs OpenVINO"):
+        inference.resolve_engine("auto", is_onnx=True, precision="bf16")
+    with pytest.raises(InferenceError, match="engine must be one of"):
+        inference.resolve_engine("tpu", is_onnx=False)
+
+
 def test_default_species_list_is_birdclef_2024() -> None:
     species = load_species()
     assert len(species) == 182 and species == sorted(species)

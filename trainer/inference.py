@@ -31,21 +31,33 @@ class Scorer(Protocol):
 
 
 class TorchScorer:
-    def __init__(self, checkpoint: str | Path, threads: int | None = None) -> None:
+    """A checkpoint in PyTorch, on the CPU or a CUDA GPU (bf16 there runs under autocast)."""
+
+    def __init__(
+        self, checkpoint: str | Path, threads: int | None = None, device: str = "cpu", precision: str = "fp32"
+    ) -> None:
         loaded = load_checkpoint(checkpoint)
-        self.model = loaded.model
+        self.device = torch.device(device)
+        self.model = loaded.model.to(self.device).eval()
         self.frontend = loaded.frontend
         self.classes = loaded.classes
         self.name = str(checkpoint)
+        self.bf16 = precision == "bf16" and self.device.type == "cuda"
         if threads:
             torch.set_num_threads(threads)
 
     @torch.inference_mode()
     def logits(self, mels: np.ndarray) -> np.ndarray:
-        return self.model(torch.from_numpy(mels)).numpy()
+        batch = torch.from_numpy(mels).to(self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self.model(batch).float().cpu().numpy()
 
 
-ENGINES = ("auto", "openvino", "onnxruntime", "torch")
+ENGINES = ("auto", "openvino", "onnxruntime", "torch", "cuda")
+ENGINE_HELP = (
+    "auto: PyTorch on a CUDA GPU where there is one (for a .ckpt), else OpenVINO where installed, "
+    "else PyTorch (.ckpt) or ONNX Runtime (.onnx)"
+)
 
 
 def openvino_available() -> bool:
@@ -56,24 +68,36 @@ def openvino_available() -> bool:
     return True
 
 
-def load_scorer(path: str | Path, threads: int | None = None, engine: str = "auto", precision: str = "fp32") -> Scorer:
-    """A checkpoint (.ckpt) or its ONNX export (.onnx) on the chosen engine.
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
 
-    ``auto`` runs OpenVINO where it is installed (the fastest on a CPU) and falls back to PyTorch
-    for a checkpoint or ONNX Runtime for an export. ``precision`` bf16 needs OpenVINO.
-    """
+
+def resolve_engine(engine: str, is_onnx: bool, precision: str = "fp32") -> str:
+    """The engine ``auto`` stands for here: PyTorch on a CUDA GPU for a checkpoint where PyTorch
+    sees one, else OpenVINO where installed (the fastest on a CPU), else PyTorch for a checkpoint
+    or ONNX Runtime for an export."""
     if engine not in ENGINES:
         raise InferenceError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine != "auto":
+        return engine
+    if not is_onnx and cuda_available():
+        return "cuda"
+    if openvino_available():
+        return "openvino"
+    if precision != "fp32":
+        raise InferenceError(f"precision {precision} needs OpenVINO (pip install openvino) or a CUDA GPU")
+    return "onnxruntime" if is_onnx else "torch"
+
+
+def load_scorer(path: str | Path, threads: int | None = None, engine: str = "auto", precision: str = "fp32") -> Scorer:
+    """A checkpoint (.ckpt) or its ONNX export (.onnx) on the chosen engine (see resolve_engine).
+
+    ``precision`` bf16 needs OpenVINO (on a CPU with bf16) or the cuda engine.
+    """
     is_onnx = str(path).endswith(".onnx")
-    if precision != "fp32" and engine not in ("auto", "openvino"):
-        raise InferenceError(f"precision {precision} needs the openvino engine, not {engine}")
-    if engine == "auto":
-        if openvino_available():
-            engine = "openvino"
-        elif precision != "fp32":
-            raise InferenceError(f"precision {precision} needs OpenVINO (pip install openvino)")
-        else:
-            engine = "onnxruntime" if is_onnx else "torch"
+    engine = resolve_engine(engine, is_onnx, precision)
+    if precision != "fp32" and engine not in ("openvino", "cuda"):
+        raise InferenceError(f"precision {precision} needs the openvino or cuda engine, not {engine}")
     if engine == "openvino":
         from trainer.openvino_backend import OpenVinoScorer
 
@@ -85,8 +109,10 @@ def load_scorer(path: str | Path, threads: int | None = None, engine: str = "aut
 
         return OnnxScorer(path, threads=threads)
     if is_onnx:
-        raise InferenceError(f"{path}: the torch engine needs a checkpoint (.ckpt), not an ONNX file")
-    return TorchScorer(path, threads=threads)
+        raise InferenceError(f"{path}: the {engine} engine needs a checkpoint (.ckpt), not an ONNX file")
+    if engine == "cuda" and not cuda_available():
+        raise InferenceError("the cuda engine needs a CUDA GPU, and PyTorch sees none here")
+    return TorchScorer(path, threads=threads, device="cuda" if engine == "cuda" else "cpu", precision=precision)
 
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")

@@ -17,7 +17,7 @@ from pathlib import Path
 from birdview.jobs.training import trainer_command
 from birdview.store.project import ModelRow, Project, ProjectError
 from trainer.frontend import MelFrontEnd
-from trainer.inference import InferenceError, Scorer, load_scorer, probabilities
+from trainer.inference import InferenceError, Scorer, load_scorer, probabilities, resolve_engine
 from trainer.window_stream import mel_chunks, window_count
 
 
@@ -153,7 +153,7 @@ def score(
 ) -> ScoringResult:
     """Score what is not yet scored; ``version`` defaults to the active model.
 
-    ``engine`` and ``precision`` are those of ``birdview-train predict`` (auto: OpenVINO if installed).
+    ``engine`` and ``precision`` are those of ``birdview-train predict`` (see ``resolve_engine``).
     """
     cancel = cancel or threading.Event()
     started = time.monotonic()
@@ -163,9 +163,10 @@ def score(
             raise ProjectError(f"{project_folder}: no model to score with; add one (birdview models --add CKPT)")
         if scorer is None:
             copy = fast_copy_path(project, model.version)
-            path = copy if engine != "torch" and copy.exists() else model.path
             try:
-                scorer = load_scorer(path, engine=engine, precision=precision)
+                chosen = resolve_engine(engine, str(model.path).endswith(".onnx"), precision)
+                path = copy if chosen in ("openvino", "onnxruntime") and copy.exists() else model.path
+                scorer = load_scorer(path, engine=chosen, precision=precision)
             except (InferenceError, ValueError, RuntimeError) as exc:
                 raise ProjectError(f"model {model.version} ({model.path}): cannot score with it ({exc})") from None
         frontend = MelFrontEnd(scorer.frontend)

@@ -79,6 +79,26 @@ def test_cancelled_scoring_keeps_what_it_did(window: MainWindow, qtbot) -> None:
     assert window.project.scored_windows(1, row.id) == result.windows
 
 
+def test_captions_of_species_in_one_window_do_not_overlap(window: MainWindow) -> None:
+    row = window.project.recordings()[0]
+    scores = np.full((8, 4), 0.1, dtype=np.float32)
+    scores[2, [SPECIES.index("whistle"), SPECIES.index("pulses")]] = (0.9, 0.8)  # both in 10-15 s
+    window.project.store_predictions(1, row.id, scores)
+    panel = window.probabilities
+    panel.clear_species()
+    panel.add_species("whistle")
+    panel.add_species("pulses")
+    window.view.set_view(0.0, 40.0)
+    window.refresh_tracks()
+    assert sorted(panel.shown_captions) == ["pulses 0.80", "whistle 0.90"]
+    panel.spectrogram.grab()  # a caption places its text when it is painted
+    shown = [caption for caption in panel.captions if caption.isVisible()]
+    first, second = (caption.textItem.sceneBoundingRect() for caption in shown)
+    assert first.width() > 0 and second.width() > 0
+    assert not first.intersects(second)
+    assert abs(first.left() - second.left()) < 1  # both start at the window's start, one above the other
+
+
 def _track_pixels(window: MainWindow) -> tuple[np.ndarray, object]:
     plot = window.probabilities.track_plot
     image = plot.grab().toImage()

@@ -176,7 +176,9 @@ class ProbabilityPanel(QWidget):
             self.box_items[colour] = item
         captioned = sorted(found, key=lambda detection: -detection[3])[:MAX_CAPTIONS]
         for caption, (start, _, code, score) in zip(self.captions, captioned, strict=False):
-            caption.setText(f"{code} {score:.2f}", TRACK_COLOURS[self.chosen.index(code) % len(TRACK_COLOURS)])
+            track = self.chosen.index(code)
+            caption.setText(f"{code} {score:.2f}", TRACK_COLOURS[track % len(TRACK_COLOURS)])
+            caption.setAnchor((0, 1 + track))  # a line up per track: species of one window do not overlap
             caption.setPos(start, 0)
             caption.show()
         for caption in self.captions[len(captioned) :]:

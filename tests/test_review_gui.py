@@ -99,6 +99,32 @@ def test_captions_of_species_in_one_window_do_not_overlap(window: MainWindow) ->
     assert abs(first.left() - second.left()) < 1  # both start at the window's start, one above the other
 
 
+def test_captions_never_cover_each_other_and_zooming_in_shows_them_all(window: MainWindow) -> None:
+    row = window.project.recordings()[0]
+    scores = np.full((8, 4), 0.1, dtype=np.float32)
+    scores[:, SPECIES.index("whistle")] = np.linspace(0.9, 0.6, 8)  # every window of the 40 s
+    window.project.store_predictions(1, row.id, scores)
+    panel = window.probabilities
+    panel.clear_species()
+    panel.add_species("whistle")
+
+    def painted() -> list:
+        panel.spectrogram.grab()  # a caption places its text when it is painted
+        return [c.textItem.sceneBoundingRect() for c in panel.captions if c.isVisible()]
+
+    window.view.set_view(0.0, 40.0)
+    window.refresh_tracks()
+    wide = painted()
+    assert len(panel.shown_detections) == 8 and 2 <= len(wide) < 8  # 5 s is narrower than a caption
+    assert not any(a.intersects(b) for i, a in enumerate(wide) for b in wide[i + 1 :])
+    assert panel.shown_captions[0] == "whistle 0.90"  # the strongest keeps its caption
+    window.view.set_view(0.0, 11.0)
+    window.refresh_tracks()
+    close = painted()
+    assert {"whistle 0.90", "whistle 0.86", "whistle 0.81"} <= set(panel.shown_captions)
+    assert not any(a.intersects(b) for i, a in enumerate(close) for b in close[i + 1 :])
+
+
 def _track_pixels(window: MainWindow) -> tuple[np.ndarray, object]:
     plot = window.probabilities.track_plot
     image = plot.grab().toImage()

@@ -27,6 +27,8 @@ TRACK_COLOURS = ("#ffd000", "#00e0ff", "#ff60c0", "#80ff80", "#ff8040", "#b0a0ff
 HEATMAP_SPECIES = 8
 #: Detections captioned with species and score (the highest scores); the rest get a box only.
 MAX_CAPTIONS = 40
+#: Pixels kept free after a caption's text (the text item's own margins included).
+CAPTION_GAP_PX = 12
 
 
 class ProbabilityPanel(QWidget):
@@ -174,16 +176,37 @@ class ProbabilityPanel(QWidget):
             item.setZValue(12)
             self.spectrogram.addItem(item, ignoreBounds=True)
             self.box_items[colour] = item
-        captioned = sorted(found, key=lambda detection: -detection[3])[:MAX_CAPTIONS]
-        for caption, (start, _, code, score) in zip(self.captions, captioned, strict=False):
-            track = self.chosen.index(code)
-            caption.setText(f"{code} {score:.2f}", TRACK_COLOURS[track % len(TRACK_COLOURS)])
+        captioned = self._caption_layout(found)
+        for caption, (start, text, track) in zip(self.captions, captioned, strict=False):
+            caption.setText(text, TRACK_COLOURS[track % len(TRACK_COLOURS)])
             caption.setAnchor((0, 1 + track))  # a line up per track: species of one window do not overlap
             caption.setPos(start, 0)
             caption.show()
         for caption in self.captions[len(captioned) :]:
             caption.hide()
         self.shown_detections = found
+
+    def _caption_layout(self, found: list[tuple[float, float, str, float]]) -> list[tuple[float, str, int]]:
+        """(start, text, track) of the captions to show: the ones in view before those beside it,
+        higher scores first, and none over another caption of its track (zoom in to see more)."""
+        view = self.spectrogram.getViewBox()
+        x0, x1 = view.viewRange()[0]
+        pixel_s = view.viewPixelSize()[0]
+        metrics = QFontMetrics(self.captions[0].textItem.font())
+        placed: dict[int, list[tuple[float, float]]] = {}
+        layout = []
+        for start, _, code, score in sorted(found, key=lambda d: (not (d[1] > x0 and d[0] < x1), -d[3])):
+            if len(layout) == MAX_CAPTIONS:
+                break
+            text = f"{code} {score:.2f}"
+            track = self.chosen.index(code)
+            right = start + (metrics.horizontalAdvance(text) + CAPTION_GAP_PX) * pixel_s
+            taken = placed.setdefault(track, [])
+            if any(start < other_right and other_left < right for other_left, other_right in taken):
+                continue
+            taken.append((start, right))
+            layout.append((start, text, track))
+        return layout
 
     def _new_caption(self) -> pg.TextItem:
         caption = pg.TextItem(anchor=(0, 1))

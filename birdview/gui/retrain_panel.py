@@ -86,7 +86,12 @@ class RetrainPanel(QWidget):
         self.progress = QProgressBar()
         layout.addWidget(self.state)
         layout.addWidget(self.progress)
-        self.curves = pg.PlotWidget(title="training loss (yellow), validation ROC-AUC (blue)")
+        self.curves = pg.PlotWidget()
+        self.curves.setTitle(
+            "<span style='color:#ffd000'>━ training loss</span>&nbsp;&nbsp;"
+            "<span style='color:#00e0ff'>● validation ROC-AUC</span>",
+            size="9pt",
+        )
         self.curves.setMaximumHeight(180)
         self.loss_curve = self.curves.plot(pen=pg.mkPen("#ffd000", width=2))
         self.auc_curve = self.curves.plot(pen=pg.mkPen("#00e0ff", width=2), symbol="o", symbolSize=5)

@@ -9,7 +9,7 @@ from pathlib import Path
 from birdview.audio.recording import AudioFileError, find_audio_files, probe
 from birdview.spectrogram.ticks import format_time
 
-SUBCOMMANDS = ("info", "add", "import", "export", "relink", "models", "score", "detections", "retrain")
+SUBCOMMANDS = ("info", "add", "import", "export", "relink", "models", "score", "detections", "retrain", "recover")
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -54,7 +54,41 @@ def _open_project(folder: Path, create: bool = False):
     from birdview.store.project import Project
     from trainer.classes import load_species
 
-    return Project.open(folder, create=create, species=load_species() if create else None)
+    project = Project.open(folder, create=create, species=load_species() if create else None)
+    project.backup_if_due()
+    return project
+
+
+def _recover(argv: list[str]) -> int:
+    from birdview.store.integrity import backup_edits, backups, recover
+
+    parser = argparse.ArgumentParser(
+        prog="birdview recover",
+        description="Restore a project's database from its backups (the damaged one is moved aside, not deleted).",
+    )
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--list", action="store_true", help="list the backups and change nothing")
+    parser.add_argument("--backup", type=Path, help="restore this backup instead of the newest usable one")
+    parser.add_argument(
+        "--keep-current", action="store_true", help="accept a whole database that lost its latest edits, as it is"
+    )
+    args = parser.parse_args(argv)
+    if args.list:
+        found = backups(args.project)
+        print("backup\tedits\tbytes")
+        for path in found:
+            print(f"{path}\t{backup_edits(path)}\t{path.stat().st_size}")
+        if not found:
+            print(f"birdview recover: no backups in {args.project}", file=sys.stderr)
+        return 0 if found else 1
+    result = recover(args.project, args.backup, args.keep_current)
+    if result.restored is None:
+        print(f"kept the current database as it is: {result.labels} label(s), {result.edits} edit(s)")
+        return 0
+    print(f"restored {result.restored}: {result.labels} label(s), {result.edits} edit(s)")
+    if result.moved_to is not None:
+        print(f"the damaged database was moved to {result.moved_to}")
+    return 0
 
 
 def _add(argv: list[str]) -> int:
@@ -271,6 +305,7 @@ def _retrain(argv: list[str]) -> int:
 
 
 HEADLESS = {
+    "recover": _recover,
     "retrain": _retrain,
     "detections": _detections,
     "info": _info,

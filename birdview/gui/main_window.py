@@ -320,13 +320,20 @@ class MainWindow(QMainWindow):
 
     # -- projects ---------------------------------------------------------------------------------
 
-    def open_project(self, folder: str | Path) -> Project:
-        """Open (or create) a project and list its recordings; new files dropped in are added to it."""
+    def open_project(self, folder: str | Path) -> Project | None:
+        """Open (or create) a project and list its recordings; new files dropped in are added to it.
+        A project that cannot be opened (damaged, not a project) is named in a message and left
+        as it is; the project open before stays open."""
         from trainer.classes import load_species
 
         folder = Path(folder).absolute()
         new = not (folder / "project.sqlite").exists()
-        project = Project.open(folder, create=True, species=load_species() if new else None)
+        try:
+            project = Project.open(folder, create=True, species=load_species() if new else None)
+        except ProjectError as exc:
+            self._report_project_problem(folder, str(exc))
+            return None
+        project.backup_if_due()
         if self.project is not None:
             self.project.close()
         self.project = project
@@ -346,6 +353,13 @@ class MainWindow(QMainWindow):
             )
         self.open_paths([row.path for row in project.recordings()])
         return project
+
+    def _report_project_problem(self, folder: Path, message: str) -> None:
+        self.problems.append(message)
+        self.statusBar().showMessage(f"Project {folder} not opened: {message}")
+        box = QMessageBox(QMessageBox.Icon.Critical, "Cannot open the project", message, parent=self)
+        box.setObjectName("project_problem")
+        box.open()
 
     def _on_models_changed(self) -> None:
         model = self.project.active_model() if self.project is not None else None

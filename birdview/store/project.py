@@ -7,9 +7,13 @@ an undo stack (per open project) whose undo and redo are themselves committed ed
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
+import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
@@ -18,17 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from birdview.audio.recording import AudioFileError, RecordingInfo, find_audio_files, probe
+from birdview.store import integrity
+from birdview.store.errors import ProjectDamagedError, ProjectError
+from birdview.store.integrity import DATABASE
 from birdview.store.schema import migrate
 
-DATABASE = "project.sqlite"
+__all__ = ["DATABASE", "Annotation", "ModelRow", "Project", "ProjectDamagedError", "ProjectError", "RecordingRow"]
 KINDS = ("call", "hard_negative", "uncertain")
 STATUSES = ("unreviewed", "confirmed", "rejected")
 SOURCES = ("user", "model_review", "import")
 _HASH_BLOCK = 1 << 20
-
-
-class ProjectError(ValueError):
-    pass
 
 
 def now() -> str:
@@ -138,30 +141,52 @@ class ImportResult:
 
 
 class Project:
-    def __init__(self, folder: Path, connection: sqlite3.Connection) -> None:
+    def __init__(self, folder: Path, connection: sqlite3.Connection, mark: integrity.EditMark) -> None:
         self.folder = folder
         self.db = connection
+        self.project_id = mark.project_id
+        #: Set once the database is found damaged: every later write is refused with it.
+        self.damaged: ProjectDamagedError | None = None
         self._undo: list[_Change] = []
         self._redo: list[_Change] = []
+        self._edits_since_backup = 0
+        self._backup: threading.Thread | None = None
+        self._backup_lock = threading.Lock()
+        self._backup_wanted = False
 
     # -- opening ---------------------------------------------------------------------------------
 
     @classmethod
     def open(cls, folder: str | Path, create: bool = False, species: Iterable[str] | None = None) -> Project:
+        """Open a project after checking its database; a missing one is created (with ``create``)
+        whole or not at all. A damaged, empty or foreign file is refused, never rebuilt."""
         folder = Path(folder)
         path = folder / DATABASE
-        if not path.exists() and not create:
+        if path.exists():
+            integrity.check_header(path)
+        elif not create:
             raise ProjectError(f"{folder}: not a birdview project (no {DATABASE}); create it with birdview add")
+        else:
+            _create_database(path, species)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            migrate(connection)
+            connection = _connect(path)
         except (sqlite3.DatabaseError, OSError) as exc:
             raise ProjectError(f"{path}: cannot open the project database ({exc})") from None
-        project = cls(folder, connection)
+        try:
+            integrity.verify(connection, path)
+            _refuse_foreign(connection, path)
+            _set_pragmas(connection)
+            migrate(connection)
+            mark = integrity.check_lost_edits(connection, path)
+        except sqlite3.DatabaseError as exc:
+            connection.close()
+            if integrity.is_corruption(exc):
+                raise integrity.damaged(path, str(exc)) from None
+            raise ProjectError(f"{path}: cannot open the project database ({exc})") from None
+        except BaseException:
+            connection.close()
+            raise
+        project = cls(folder, connection, mark)
         if species is not None and not project.species_codes():
             project.add_species([(code, None, None) for code in species], user_added=False)
         return project
@@ -170,7 +195,45 @@ class Project:
     def create(cls, folder: str | Path, species: Iterable[str] | None = None) -> Project:
         return cls.open(folder, create=True, species=species)
 
+    @property
+    def database(self) -> Path:
+        return self.folder / DATABASE
+
+    def edits(self) -> int:
+        """Committed edits since the project was made (a count kept in the database)."""
+        return integrity.database_mark(self.db).edits
+
+    def backup_if_due(self, min_interval_s: float = integrity.BACKUP_MIN_INTERVAL_S) -> None:
+        """Back up in the background when the newest backup lacks edits and is old enough
+        (called when a person or a command opens the project, not by worker threads)."""
+        if integrity.backup_due(self.database, self.edits(), min_interval_s):
+            self.start_backup()
+
+    def start_backup(self) -> threading.Thread:
+        """Back up on a thread of its own; asked while one runs, another follows it."""
+        with self._backup_lock:
+            self._backup_wanted = True
+            if self._backup is None or not self._backup.is_alive():
+                self._backup = threading.Thread(target=self._run_backups, name="birdview-backup", daemon=True)
+                self._backup.start()
+            return self._backup
+
+    def _run_backups(self) -> None:
+        while True:
+            with self._backup_lock:
+                if not self._backup_wanted:
+                    return
+                self._backup_wanted = False
+            try:
+                integrity.make_backup(self.database)
+            except (OSError, sqlite3.Error) as exc:
+                logging.getLogger("birdview").warning(
+                    "%s: backup failed (%s); the project itself is unchanged", self.database, exc
+                )
+
     def close(self) -> None:
+        if self._backup is not None:
+            self._backup.join()
         self.db.close()
 
     def __enter__(self) -> Project:
@@ -180,7 +243,19 @@ class Project:
         self.close()
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self.db)
+        if self.damaged is not None:
+            raise ProjectDamagedError(str(self.damaged))
+        return _Transaction(self)
+
+    def _database_error(self, exc: sqlite3.DatabaseError, writing: bool = False) -> ProjectError:
+        """The message for an SQLite error; damage also stops every later write."""
+        if integrity.is_corruption(exc):
+            self.damaged = integrity.damaged(self.database, str(exc))
+            return self.damaged
+        reason = "disk full" if integrity.is_disk_full(exc) else str(exc)
+        if writing:
+            return ProjectError(f"{self.database}: could not save the change ({reason}); nothing of it was saved")
+        return ProjectError(f"{self.database}: {reason}")
 
     # -- recordings ------------------------------------------------------------------------------
 
@@ -491,6 +566,10 @@ class Project:
     def _record(self, change: _Change) -> None:
         self._undo.append(change)
         self._redo.clear()
+        self._edits_since_backup += 1
+        if self._edits_since_backup >= integrity.BACKUP_EVERY_EDITS:
+            self._edits_since_backup = 0
+            self.start_backup()
 
     @property
     def undo_description(self) -> str | None:
@@ -662,17 +741,28 @@ class Project:
 
 
 class _Transaction:
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self.connection = connection
+    """One write transaction (BEGIN IMMEDIATE) that also counts the edit, in the database and
+    beside it once committed."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.connection = project.db
 
     def __enter__(self) -> sqlite3.Connection:
-        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise self.project._database_error(exc, writing=True) from None
         return self.connection
 
     def __exit__(self, kind: type | None, error: BaseException | None, *_: object) -> None:
         if kind is None:
             try:
+                (edits,) = self.connection.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'edits' RETURNING value"
+                ).fetchone()
                 self.connection.execute("COMMIT")
+                integrity.write_mark(self.project.database, integrity.EditMark(self.project.project_id, int(edits)))
                 return
             except sqlite3.DatabaseError as exc:
                 error = exc
@@ -680,4 +770,71 @@ class _Transaction:
             self.connection.execute("ROLLBACK")
         if isinstance(error, sqlite3.DatabaseError):
             # e.g. a full disk: the edit is refused whole and everything saved before stays.
-            raise ProjectError(f"could not save the change ({error}); nothing of it was saved") from None
+            raise self.project._database_error(error, writing=True) from None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
+
+
+def _set_pragmas(connection: sqlite3.Connection) -> None:
+    """Only once the file is known to be a whole birdview project: WAL mode rewrites its header."""
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA foreign_keys=ON")
+
+
+def _create_database(path: Path, species: Iterable[str] | None) -> None:
+    """Build a new project database under a temporary name and link it into place: a process
+    killed meanwhile leaves no half-made project.sqlite behind."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
+        temporary.unlink(missing_ok=True)
+        connection = sqlite3.connect(str(temporary), isolation_level=None)
+        try:
+            migrate(connection)
+            if species is not None:
+                connection.execute("BEGIN")
+                connection.executemany(
+                    "INSERT OR IGNORE INTO species(code, user_added) VALUES (?, 0)", [(code,) for code in species]
+                )
+                connection.execute("COMMIT")
+        finally:
+            connection.close()
+        try:
+            os.link(temporary, path)  # never replaces a project another process created meanwhile
+        except FileExistsError:
+            pass
+        except OSError:
+            if not path.exists():
+                os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise ProjectError(f"{path}: cannot create the project database ({exc})") from None
+
+
+def _refuse_foreign(connection: sqlite3.Connection, path: Path) -> None:
+    """An SQLite file with tables but none of birdview's is someone else's: leave it alone."""
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables and "meta" not in tables:
+        raise integrity.damaged(path, f"an SQLite database of something else, with tables {', '.join(sorted(tables))}")
+
+
+def _translate_database_errors(method):
+    @functools.wraps(method)
+    def guarded(self: Project, *args: object, **kwargs: object) -> object:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise self._database_error(exc) from None
+
+    return guarded
+
+
+# Every public method reports SQLite's errors as a ProjectError naming the file (and, for damage,
+# the way out), instead of a raw sqlite3 traceback.
+for _name, _method in list(vars(Project).items()):
+    if not _name.startswith("_") and callable(_method) and not isinstance(_method, (classmethod, staticmethod)):
+        setattr(Project, _name, _translate_database_errors(_method))

@@ -83,6 +83,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE models ADD COLUMN training_labels TEXT;
     CREATE INDEX annotations_by_species ON annotations(species, kind, status)
     """,
+    # 4: an identity and a count of committed edits, to tell when saved edits went missing
+    """
+    INSERT OR IGNORE INTO meta(key, value) VALUES ('project_id', lower(hex(randomblob(16))));
+    INSERT OR IGNORE INTO meta(key, value) VALUES ('edits', '0')
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

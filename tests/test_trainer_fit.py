@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tests.synthetic_birds import SPECIES, make_dataset, soundscape
-from trainer.checkpoint import CheckpointError, load_checkpoint
+from trainer.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from trainer.config import TrainConfig
 from trainer.inference import TorchScorer, predict, write_submission
 from trainer.model import BirdClassifier, PretrainedWeightsError
@@ -135,10 +135,10 @@ def test_openvino_bf16_keeps_the_ranking(trained, tmp_path: Path) -> None:
 def test_resume_continues_from_the_last_checkpoint(data: Path, species_file: Path, tmp_path: Path) -> None:
     common = dict(data=str(data), out=str(tmp_path), species=str(species_file), patience=10, **TINY)
     fit(TrainConfig(epochs=1, **common))
-    first = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    first = read_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
     assert first["epoch"] == 0
     fit(TrainConfig(epochs=3, resume=True, **common))
-    resumed = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    resumed = read_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
     assert resumed["epoch"] == 2 and resumed["global_step"] > first["global_step"]
 
 

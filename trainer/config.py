@@ -10,6 +10,7 @@ import yaml
 from trainer.augment import AugmentConfig
 from trainer.frontend import FrontEndConfig
 from trainer.model import DEFAULT_BACKBONE
+from trainer.typed_fields import SettingTypeError, check_fields
 
 SCHEDULERS = ("cosine", "plateau", "onecycle")
 LOSSES = ("bce", "focal", "ce")
@@ -105,14 +106,28 @@ def load_yaml(path: str | Path) -> dict:
         raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of settings")
+    for key in values:
+        if not isinstance(key, str):
+            raise ConfigError(f"{path}: setting names are text, not {key!r}")
     return {key.replace("-", "_"): value for key, value in values.items()}
 
 
-def merge(base: TrainConfig, overrides: dict) -> TrainConfig:
+def merge(base: TrainConfig, overrides: dict, source: str | Path | None = None) -> TrainConfig:
+    """``base`` with ``overrides`` (from a YAML file named ``source``, or flags) applied; nested
+    ``frontend`` and ``augment`` settings are merged key by key. Every value is checked against
+    its field's type first: a ConfigError names the file, the key and the type expected."""
+    where = f"{source}: " if source is not None else ""
+    try:
+        checked = check_fields(TrainConfig, overrides)
+    except SettingTypeError as exc:
+        raise ConfigError(f"{where}{exc}") from None
     values = base.as_dict()
-    for key, value in overrides.items():
-        if key in ("frontend", "augment") and isinstance(value, dict):
+    for key, value in checked.items():
+        if key in ("frontend", "augment"):
             values[key] = {**values[key], **value}
         else:
             values[key] = value
-    return TrainConfig.from_dict(values)
+    try:
+        return TrainConfig.from_dict(values)
+    except (TypeError, ValueError) as exc:  # e.g. a context shorter than the window
+        raise ConfigError(f"{where}{exc}") from None

@@ -12,11 +12,10 @@ import numpy as np
 import torch
 import yaml
 
-from trainer.checkpoint import read_checkpoint
+from trainer.checkpoint import frontend_of, model_state, read_checkpoint
 from trainer.classes import load_species
 from trainer.config import TrainConfig
 from trainer.data.metadata import TrainingSet, load_training_set
-from trainer.frontend import FrontEndConfig
 from trainer.model import BirdClassifier, grow_head
 
 log = logging.getLogger("trainer.train")
@@ -45,7 +44,7 @@ def architecture_of(config: TrainConfig) -> TrainConfig:
     earlier = read_checkpoint(config.init_from)["hyper_parameters"]
     config.backbone = earlier["config"]["backbone"]
     config.pooling = earlier["config"].get("pooling", config.pooling)
-    config.frontend = FrontEndConfig.from_dict(earlier["frontend"])
+    config.frontend = frontend_of(earlier, config.init_from)
     return config
 
 
@@ -53,7 +52,7 @@ def initialise_from(model: BirdClassifier, classes: list[str], backbone: str, pa
     """Copy weights from an earlier model; classes it did not know get a fresh head row."""
     checkpoint = read_checkpoint(path)
     old_classes = list(checkpoint["hyper_parameters"]["classes"])
-    state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
+    state = model_state(checkpoint)  # read_checkpoint checked the head's shape against the classes
     head = {k: state.pop(k) for k in list(state) if k.startswith("classifier.")}
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)

@@ -103,17 +103,23 @@ def _create_backbone(name: str, pretrained: bool, weights_file: str | None) -> n
 
 
 def load_backbone_weights(model: nn.Module, path: str) -> None:
-    """A state dict from timm or PyTorch; 3-channel stems are summed to one channel, heads dropped."""
+    """A state dict from timm or PyTorch; 3-channel stems are summed to one channel, heads dropped.
+
+    Read without running code (a pickle that refers to any is refused, see checkpoint.load_plain)."""
+    from trainer.checkpoint import CheckpointError, load_plain  # checkpoint.py imports this module
+
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError) as exc:
-        raise PretrainedWeightsError(f"{path}: cannot read weights ({exc})") from None
-    if isinstance(state, dict) and "state_dict" in state:
+        state = load_plain(path, what="weights file")
+    except CheckpointError as exc:
+        raise PretrainedWeightsError(str(exc)) from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise PretrainedWeightsError(f"{path}: not a state dict (it holds a {type(state).__name__})")
     own = model.state_dict()
     adapted = {}
     for key, value in state.items():
-        if key not in own:
+        if key not in own or not isinstance(value, torch.Tensor):
             continue
         if value.ndim == 4 and own[key].ndim == 4 and value.shape[1] == 3 and own[key].shape[1] == 1:
             value = value.sum(dim=1, keepdim=True)

@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger
 
-from trainer.checkpoint import write_checkpoint
+from trainer.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from trainer.config import TrainConfig
 from trainer.data.datamodule import BirdDataModule
 from trainer.fit_common import FitResult, initialise_from, prepare_run, resolve_classes
@@ -19,7 +19,7 @@ from trainer.lightning_module import BirdModule
 from trainer.lightning_progress import JsonProgress
 from trainer.progress import emit
 
-__all__ = ["FitResult", "fit", "resolve_classes", "save_module"]
+__all__ = ["FitResult", "check_resumable", "fit", "resolve_classes", "save_module"]
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,10 @@ def fit(config: TrainConfig, progress_stream=None) -> FitResult:
         seed=config.seed,
     )
     resume_from = out / "checkpoints" / "last.ckpt" if config.resume else None
-    if resume_from is not None and not resume_from.exists():
-        raise FileNotFoundError(f"{resume_from}: nothing to resume (no earlier run in {out})")
+    if resume_from is not None:
+        if not resume_from.exists():
+            raise FileNotFoundError(f"{resume_from}: nothing to resume (no earlier run in {out})")
+        check_resumable(resume_from, config, training_set.classes)
     module = BirdModule(config.as_dict(), training_set.classes, build_pretrained=not (config.init_from or resume_from))
     if config.init_from and not resume_from:
         initialise_from(module.model, module.classes, config.backbone, config.init_from)
@@ -98,13 +100,38 @@ def fit(config: TrainConfig, progress_stream=None) -> FitResult:
         num_sanity_val_steps=0,
         deterministic=False,
     )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
+    # Lightning reads the checkpoint again to restore the run: with the same weights-only unpickler.
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
     best = Path(checkpoints.best_model_path) if checkpoints.best_model_path else out / "checkpoints" / "last.ckpt"
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     skipped = training_set.skipped + datamodule.train_set.bad + datamodule.valid_set.bad
     if config.progress == "json":
         emit({"stage": "done", "checkpoint": str(best), "metrics": metrics}, progress_stream)
     return FitResult(best, out / "checkpoints" / "last.ckpt", metrics, skipped)
+
+
+def check_resumable(path: Path, config: TrainConfig, classes: list[str]) -> None:
+    """Read the run's last checkpoint ourselves before Lightning does (without running code, see
+    read_checkpoint), so a damaged or unsuitable one is reported by name, not with a traceback."""
+    try:
+        checkpoint = read_checkpoint(path)
+    except CheckpointError as exc:
+        raise CheckpointError(f"cannot resume: {exc}") from None
+    if not {"optimizer_states", "loops", "epoch"} <= set(checkpoint):
+        raise CheckpointError(
+            f"cannot resume: {path}: holds a model but no training state (written by a head-only run?); "
+            f"start a new run, with --init-from {path} to start from this model"
+        )
+    earlier = checkpoint["hyper_parameters"]
+    if list(earlier["classes"]) != list(classes):
+        raise CheckpointError(
+            f"cannot resume: {path}: was trained on {len(earlier['classes'])} classes and this run has "
+            f"{len(classes)} (a different species list); start a new run with --init-from {path}"
+        )
+    if earlier["config"]["backbone"] != config.backbone:
+        raise CheckpointError(
+            f"cannot resume: {path}: its backbone is {earlier['config']['backbone']!r}, not {config.backbone!r}"
+        )
 
 
 def _devices(text: str) -> int | list[int] | str:

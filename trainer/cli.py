@@ -142,7 +142,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values = {k: v for k, v in vars(args).items() if k != "command"}
     config = TrainConfig()
     if "config" in values:
-        config = merge(config, load_yaml(values.pop("config")))
+        source = values.pop("config")
+        config = merge(config, load_yaml(source), source)
     frontend = {}
     if "context_s" in values:
         frontend["context_s"] = values.pop("context_s")
@@ -193,11 +194,27 @@ def _run_predict(args: argparse.Namespace) -> int:
         elif args.progress == "bar":
             print(f"[{number + 1}/{total}] {path}", file=sys.stderr)
 
+    def on_warning(message: str) -> None:
+        if args.progress == "json":
+            emit({"stage": "warning", "message": message})
+        print(f"birdview-train: warning: {message}", file=sys.stderr)
+
     table, skipped = predict(
-        paths, scorers, args.batch_size, shifts, args.smooth, args.ensemble, args.skip_bad, on_file, args.threads
+        paths,
+        scorers,
+        args.batch_size,
+        shifts,
+        args.smooth,
+        args.ensemble,
+        args.skip_bad,
+        on_file,
+        args.threads,
+        on_warning,
     )
     for line in skipped:
         print(f"skipped: {line}", file=sys.stderr)
+    if table.empty and paths:  # (an empty --shard part has nothing to score: not an error)
+        raise InferenceError(f"nothing was scored: all {len(paths)} file(s) were skipped, see above")
     out = write_table(table, args.out)
     if args.submission:
         write_submission(table, scorers[0].classes, args.submission)

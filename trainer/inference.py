@@ -7,6 +7,7 @@ smoothing over neighbouring windows and an ensemble of models (mean or min).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -20,6 +21,8 @@ from trainer.frontend import FrontEndConfig, MelFrontEnd
 from trainer.window_stream import InferenceError, mel_chunks
 
 SMOOTHING_KERNEL = (0.1, 0.2, 0.4, 0.2, 0.1)
+
+log = logging.getLogger(__name__)
 
 
 class Scorer(Protocol):
@@ -119,12 +122,14 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".
 
 
 def expand_audio(paths: Sequence[str | Path]) -> list[Path]:
-    """Files as given; folders replaced by the audio files under them, sorted."""
+    """Files as given; folders replaced by the audio files under them, sorted. A folder with none
+    stays in the list as it is, so that ``predict`` reports it rather than silently scoring nothing."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS))
+            inside = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+            found.extend(inside or [path])
         else:
             found.append(path)
     return found
@@ -153,10 +158,17 @@ def probabilities(scorer: Scorer, mels: np.ndarray, batch_size: int = 32) -> np.
 
 
 def _score_file(
-    path: Path, scorers: Sequence[Scorer], batch_size: int, shifts: Sequence[float], workers: int | None
+    path: Path,
+    scorers: Sequence[Scorer],
+    batch_size: int,
+    shifts: Sequence[float],
+    workers: int | None,
+    on_truncated: Callable[[str], None] | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Per scorer: (windows, classes) probabilities averaged over the shifts. Scorers with the same
-    front end share each chunk's mels: an ensemble decodes and computes them once."""
+    front end share each chunk's mels: an ensemble decodes and computes them once. A truncated
+    file's decodable part is scored, and ``on_truncated`` told where decoding stops (once)."""
+    truncation: list[str] = []
     totals: list[np.ndarray | None] = [None] * len(scorers)
     index = np.empty(0, dtype=int)
     groups: dict[FrontEndConfig, list[int]] = {}
@@ -167,7 +179,7 @@ def _score_file(
         for shift in shifts:
             parts: dict[int, list[np.ndarray]] = {number: [] for number in members}
             indices = []
-            for chunk in mel_chunks(path, frontend, shift, workers=workers):
+            for chunk in mel_chunks(path, frontend, shift, workers=workers, on_truncated=truncation.append):
                 for number in members:
                     parts[number].append(probabilities(scorers[number], chunk.mels, batch_size))
                 indices.append(chunk.index)
@@ -175,6 +187,8 @@ def _score_file(
             for number in members:
                 scores = np.concatenate(parts[number])
                 totals[number] = scores if totals[number] is None else totals[number] + scores
+    if truncation and on_truncated is not None:
+        on_truncated(truncation[0])
     return index, [total / len(shifts) for total in totals]
 
 
@@ -188,10 +202,14 @@ def predict(
     skip_bad: bool = False,
     on_file: Callable[[int, int, Path], None] | None = None,
     workers: int | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Probabilities per window for every file: columns file, row_id, start_s, end_s, then one per
     class. Returns the table and the files skipped (with skip_bad) and why. ``workers``: threads
-    that decode and compute mels (default: one per core)."""
+    that decode and compute mels (default: one per core). A file that stops decoding before its
+    end (truncated) has the windows before that point scored, and ``on_warning`` (default: this
+    module's logger) is told the file and the time."""
+    warn = on_warning if on_warning is not None else log.warning
     if not scorers:
         raise InferenceError("no model given")
     classes = scorers[0].classes
@@ -214,7 +232,9 @@ def predict(
         try:
             if not path.exists():
                 raise InferenceError(f"{path}: file not found")
-            index, per_scorer = _score_file(path, scorers, batch_size, shifts, workers)
+            if path.is_dir():
+                raise InferenceError(f"{path}: is a folder with no audio files")
+            index, per_scorer = _score_file(path, scorers, batch_size, shifts, workers, warn)
         except InferenceError as exc:
             if not skip_bad:
                 raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,8 @@ from trainer.frontend import FrontEndConfig, MelFrontEnd, to_model_rate
 
 CHUNK_WINDOWS = 48
 RESAMPLING_GUARD_SAMPLES = 512
+#: Frames read to tell whether a file decodes at a point (the end, then a binary search).
+PROBE_FRAMES = 4096
 
 
 class InferenceError(ValueError):
@@ -58,6 +60,57 @@ def _rate_and_frames(path: Path) -> tuple[int, int]:
     return info.samplerate, info.frames
 
 
+def _decoding_error(path: Path, position: int, count: int) -> str | None:
+    """None where ``count`` frames from ``position`` decode, else the decoder's complaint."""
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            handle.seek(position)
+            handle.read(count, dtype="float32")
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        return str(exc).removeprefix("Error : ").strip().rstrip(".") or type(exc).__name__
+    return None
+
+
+def decodable_frames(path: str | Path, frames: int) -> tuple[int, str | None]:
+    """How many of a file's ``frames`` (as its header says) decode, and why decoding stops there
+    (None: all of them). One read at the end for a sound file; for a truncated one (a FLAC or an
+    MP3 cut short loses sync there) a binary search by seeking, to ``PROBE_FRAMES`` frames."""
+    path = Path(path)
+    count = min(PROBE_FRAMES, frames)
+    if count <= 0:
+        return frames, None
+    reason = _decoding_error(path, frames - count, count)
+    if reason is None:
+        return frames, None
+    at_start = _decoding_error(path, 0, count)
+    if at_start is not None:
+        return 0, at_start
+    low, high = 0, frames - count  # decodes at low, not at high
+    while high - low > count:
+        middle = (low + high) // 2
+        error = _decoding_error(path, middle, count)
+        if error is None:
+            low = middle
+        else:
+            high, reason = middle, error
+    return low + count, reason
+
+
+def _decodable_part(path: Path, native_rate: int, frames: int, on_truncated: Callable[[str], None] | None) -> int:
+    """The frames to score: all of them, or those before the point where decoding stops."""
+    readable, reason = decodable_frames(path, frames)
+    if readable >= frames:
+        return frames
+    if readable <= 0:
+        raise InferenceError(f"{path}: cannot be decoded, not even its first samples ({reason})")
+    if on_truncated is not None:
+        on_truncated(
+            f"{path}: truncated or damaged: decoding stops at {readable / native_rate:.1f} s of "
+            f"{frames / native_rate:.1f} s ({reason}); only the windows before that point are scored"
+        )
+    return readable
+
+
 def _resampling_guard(native_rate: int, model_rate: int) -> tuple[int, int]:
     """Extra samples read on each side of a part that is resampled, (native, at the model's rate).
 
@@ -74,20 +127,30 @@ def _resampling_guard(native_rate: int, model_rate: int) -> tuple[int, int]:
 
 
 def read_windows(
-    path: Path, frontend: FrontEndConfig, first: int, last: int, native_rate: int, shift_s: float = 0.0
+    path: Path,
+    frontend: FrontEndConfig,
+    first: int,
+    last: int,
+    native_rate: int,
+    shift_s: float = 0.0,
+    end_frame: int | None = None,
 ) -> np.ndarray:
     """Context windows ``first`` .. ``last - 1`` of a file: (windows, context samples) at the model's
     rate, zero-padded before the start and after the end. Window w is scored for
-    [w * window_s, (w + 1) * window_s) and its context is centred on that."""
+    [w * window_s, (w + 1) * window_s) and its context is centred on that. ``end_frame``: where the
+    file stops decoding (see decodable_frames); nothing from there on is read, it counts as silence."""
     window = frontend.window_s
     margin = (frontend.context_s - window) / 2
     start_s = first * window - margin + shift_s
     length_s = (last - first) * window + 2 * margin
     guard_native, guard_model = _resampling_guard(native_rate, frontend.sample_rate)
+    start, count = round(start_s * native_rate) - guard_native, round(length_s * native_rate) + 2 * guard_native
     try:
-        native, rate = read_segment(
-            path, round(start_s * native_rate) - guard_native, round(length_s * native_rate) + 2 * guard_native
-        )
+        if end_frame is not None and start + count > end_frame:
+            native, rate = read_segment(path, start, max(0, end_frame - start))
+            native = np.pad(native, (0, count - len(native)))
+        else:
+            native, rate = read_segment(path, start, count)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise InferenceError(f"{path}: decoding failed near {start_s:.0f} s ({exc})") from None
     audio = to_model_rate(native, rate, frontend)[guard_model:]
@@ -98,9 +161,11 @@ def read_windows(
     return np.lib.stride_tricks.sliding_window_view(audio[:need], frontend.context_samples)[::step]
 
 
-def _mels(path: Path, frontend: MelFrontEnd, first: int, last: int, native_rate: int, shift_s: float) -> np.ndarray:
+def _mels(
+    path: Path, frontend: MelFrontEnd, first: int, last: int, native_rate: int, shift_s: float, end: dict
+) -> np.ndarray:
     torch.set_num_threads(1)  # this worker thread only; the caller's count is restored afterwards
-    return frontend.numpy(read_windows(path, frontend.config, first, last, native_rate, shift_s))
+    return frontend.numpy(read_windows(path, frontend.config, first, last, native_rate, shift_s, **end))
 
 
 def _parts(first: int, last: int, workers: int) -> list[tuple[int, int]]:
@@ -115,15 +180,20 @@ def mel_chunks(
     chunk_windows: int = CHUNK_WINDOWS,
     start_window: int = 0,
     workers: int | None = None,
+    on_truncated: Callable[[str], None] | None = None,
 ) -> Iterator[MelChunk]:
     """The mels of a file's windows from ``start_window`` on, chunk by chunk, in order.
 
     While the caller scores a chunk, the workers prepare the next one. Errors (an unreadable file,
-    a decoding failure) reach the caller in order; stopping early cancels the work in flight.
+    a decoding failure) reach the caller in order; stopping early cancels the work in flight. A
+    file that stops decoding before its end (truncated) yields the windows of the part that
+    decodes, and ``on_truncated`` is told where it stops, in a sentence naming the file.
     """
     path = Path(path)
     config = frontend.config
-    native_rate, frames = _rate_and_frames(path)
+    native_rate, header_frames = _rate_and_frames(path)
+    frames = _decodable_part(path, native_rate, header_frames, on_truncated)
+    end = {} if frames == header_frames else {"end_frame": frames}
     n_windows = window_count(frames / native_rate, config.window_s)
     workers = max(1, workers or default_workers())
     threads_before = torch.get_num_threads()
@@ -133,7 +203,7 @@ def mel_chunks(
     def submit(first: int) -> None:
         last = min(n_windows, first + chunk_windows)
         parts = _parts(first, last, workers)
-        futures = [pool.submit(_mels, path, frontend, a, b, native_rate, shift_s) for a, b in parts]
+        futures = [pool.submit(_mels, path, frontend, a, b, native_rate, shift_s, end) for a, b in parts]
         pending.append((first, last, futures))
 
     def collect() -> MelChunk:

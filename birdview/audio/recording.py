@@ -226,13 +226,26 @@ class Recording:
             self._handles.clear()
 
 
-def find_audio_files(paths: list[str | Path]) -> list[Path]:
-    """Expand folders (recursively) into their audio files; files are kept as given, in order."""
+def find_audio_files(paths: list[str | Path], problems: list[str] | None = None) -> list[Path]:
+    """Expand folders (recursively) into their audio files; files are kept as given, in order
+    (a missing or unreadable one is left for :func:`probe` to report).
+
+    A folder that holds no audio file adds nothing; when ``problems`` is given, a line
+    ``FOLDER: folder with no audio files`` (or why it cannot be read) is appended to it for each."""
     found: list[Path] = []
     for entry in paths:
         entry = Path(entry)
         if entry.is_dir():
-            found.extend(sorted(p for p in entry.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS))
+            try:
+                files = sorted(p for p in entry.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+            except OSError as exc:
+                if problems is None:
+                    raise
+                problems.append(f"{entry}: folder cannot be read ({exc.strerror or exc})")
+                continue
+            if not files and problems is not None:
+                problems.append(f"{entry}: folder with no audio files")
+            found.extend(files)
         else:
             found.append(entry)
     return found

@@ -21,13 +21,24 @@ import numpy as np
 from sklearn.metrics import precision_recall_curve
 
 from birdview.audio.recording import Recording
-from birdview.formats.clips import clip_name, write_clip
+from birdview.formats.clips import clip_name, species_folder, write_clip
 from birdview.jobs.scoring import add_model
 from birdview.jobs.training import DONE, JobState, TrainingJob, trainer_command
-from birdview.store.project import Annotation, ModelRow, Project, ProjectError
+from birdview.store.paths import UnsafePathError, atomic_write, child_path, staged_writes, unique_name
+from birdview.store.project import Annotation, ModelRow, Project, ProjectError, RecordingRow
 
 MODES = ("quick", "full")
 QUICK_EPOCHS, FULL_EPOCHS = 40, 8
+METADATA_HEADER = [
+    "primary_label",
+    "secondary_labels",
+    "type",
+    "filename",
+    "rating",
+    "fold",
+    "label_id",
+    "negative_for",
+]
 
 
 @dataclass
@@ -70,6 +81,9 @@ def build_training_data(
     base_data: Path | None = None,
     valid_recordings: list[int] | None = None,
 ) -> TrainingData:
+    """The project's training labels cut as clips into ``out`` in a BirdCLEF layout. Folder and
+    clip names are safe names inside ``out`` (whatever the species are called); a failure to
+    write (a full disk...) raises :class:`ProjectError` naming the file and leaves no clips."""
     labels = training_labels(project)
     if not labels:
         raise ProjectError("no labels to learn from: confirm or draw calls, or mark hard negatives first")
@@ -78,46 +92,68 @@ def build_training_data(
     # The user's own held-out recordings (labels kept aside for checking), or an automatic split.
     valid = set(valid_recordings) if valid_recordings else _validation_recordings(used, valid_fraction)
     out.mkdir(parents=True, exist_ok=True)
-    rows, opened = [], {}
+    opened: dict[int, Recording] = {}
     try:
-        for label in labels:
-            recording = recordings[label.recording_id]
-            if label.recording_id not in opened:
-                opened[label.recording_id] = Recording.open(recording.path)
-            negative = label.kind == "hard_negative"
-            folder = "background" if negative else label.species
-            # FLAC: lossless and several times faster to write than Vorbis.
-            name = clip_name(recording.path.stem, label.start_s, label.end_s, label.species, "flac")
-            pad = max(0.0, (window_s - (label.end_s - label.start_s)) / 2)
-            write_clip(opened[label.recording_id], label.start_s, label.end_s, out / "train_audio" / folder / name, pad)
-            rows.append(
-                [
-                    "" if negative else label.species,
-                    "[]",
-                    label.kind,
-                    f"{folder}/{name}",
-                    "5",
-                    0 if label.recording_id in valid else 1,
-                    label.id,
-                    label.species if negative else "",
-                ]
-            )
+        # Scratch data of one job: all of it or none, not flushed to disk file by file.
+        with staged_writes(sync=False):
+            rows = _write_clips(labels, recordings, opened, valid, out, window_s)
+            if base_data is not None:
+                rows += _base_rows(base_data, out)
+            metadata = out / "train_metadata.csv"
+            with atomic_write(metadata) as temp, open(temp, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(METADATA_HEADER)
+                writer.writerows(rows)
+            found = {a.species for a in labels if a.species} | {r[0] for r in rows if r[0]}
+            species = list(classes) + sorted(found - set(classes))
+            species_file = out / "species.txt"
+            with atomic_write(species_file) as temp:
+                temp.write_text("\n".join(species) + "\n")
+    except (OSError, UnsafePathError) as exc:
+        raise ProjectError(f"cannot write the training set: {exc}") from None
     finally:
         for handle in opened.values():
             handle.close()
-    if base_data is not None:
-        rows += _base_rows(base_data, out)
-    with open(out / "train_metadata.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["primary_label", "secondary_labels", "type", "filename", "rating", "fold", "label_id", "negative_for"]
-        )
-        writer.writerows(rows)
-    found = {a.species for a in labels if a.species} | {r[0] for r in rows if r[0]}
-    species = list(classes) + sorted(found - set(classes))
-    species_file = out / "species.txt"
-    species_file.write_text("\n".join(species) + "\n")
     return TrainingData(out, species_file, [a.id for a in labels], [i for i in used if i not in valid], sorted(valid))
+
+
+def _write_clips(
+    labels: list[Annotation],
+    recordings: dict[int, RecordingRow],
+    opened: dict[int, Recording],
+    valid: set[int],
+    out: Path,
+    window_s: float,
+) -> list[list]:
+    """Each label's clip under train_audio/<species or background>/; the metadata rows."""
+    rows: list[list] = []
+    names: set[str] = set()
+    for label in labels:
+        recording = recordings[label.recording_id]
+        if label.recording_id not in opened:
+            opened[label.recording_id] = Recording.open(recording.path)
+        negative = label.kind == "hard_negative"
+        folder = species_folder({"kind": label.kind, "species": label.species})
+        # FLAC: lossless and several times faster to write than Vorbis.
+        name = unique_name(
+            Path(folder), clip_name(recording.path.stem, label.start_s, label.end_s, label.species, "flac"), names
+        )
+        pad = max(0.0, (window_s - (label.end_s - label.start_s)) / 2)
+        target = child_path(out, "train_audio", folder, name)
+        write_clip(opened[label.recording_id], label.start_s, label.end_s, target, pad)
+        rows.append(
+            [
+                "" if negative else label.species,
+                "[]",
+                label.kind,
+                f"{folder}/{name}",
+                "5",
+                0 if label.recording_id in valid else 1,
+                label.id,
+                label.species if negative else "",
+            ]
+        )
+    return rows
 
 
 def _base_rows(base: Path, out: Path) -> list[list]:

@@ -50,24 +50,32 @@ def time_ticks(t0: float, t1: float, max_ticks: int, offset_s: float = 0.0) -> l
 
 def format_time(seconds: float, step: float = 1.0, start: datetime | None = None) -> str:
     """``h:mm:ss`` (with decimals when ticks are under a second apart), or wall clock when
-    ``start`` is known."""
+    ``start`` is known. The time is rounded to the shown resolution before it is split into
+    hours, minutes and seconds, so 59.996 s at 0.01 s reads ``0:01:00.00``, not ``0:00:59.00``."""
     decimals = 0 if step >= 1 else min(3, math.ceil(-math.log10(step) - 1e-9))
+    if not math.isfinite(seconds):
+        return "--:--:--"
+    scale = 10**decimals
     if start is not None:
         moment = start + timedelta(seconds=seconds)
+        # Round the moment itself (start may have its own fraction of a second), carrying upwards.
+        unit_us = 1_000_000 // scale
+        rounded_us = (moment.microsecond + unit_us // 2) // unit_us * unit_us
+        moment = moment.replace(microsecond=0) + timedelta(microseconds=rounded_us)
         text = moment.strftime("%H:%M:%S")
         if decimals:
-            text += f"{moment.microsecond / 1e6:.{decimals}f}"[1:]
+            text += f".{moment.microsecond // unit_us:0{decimals}d}"
         if step >= 3600 and moment.hour == 0 and moment.minute == 0:
             text = moment.strftime("%d %b ") + text
         return text
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    whole = int(seconds)
+    units = math.floor(abs(seconds) * scale + 0.5)
+    sign = "-" if seconds < 0 and units else ""
+    whole, fraction = divmod(units, scale)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     text = f"{sign}{hours}:{minutes:02d}:{secs:02d}"
     if decimals:
-        text += f"{seconds - whole:.{decimals}f}"[1:]
+        text += f".{fraction:0{decimals}d}"
     return text
 
 

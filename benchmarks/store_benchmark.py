@@ -63,8 +63,9 @@ def build(folder: Path, n_labels: int, n_recordings: int, windows: int) -> None:
 def raven_table(path: Path, rows: int, recording: str) -> Path:
     species = load_species()
     lines = ["Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tSpecies"]
-    for i in range(rows):
-        lines.append(f"{i + 1}\tSpectrogram 1\t1\t{i * 0.5:.3f}\t{i * 0.5 + 0.4:.3f}\t1000\t5000\t{species[i % 182]}")
+    for i in range(rows):  # within the 1 s recording (imports refuse labels past its end); no two alike
+        start = (i % 10_000) * 0.00009
+        lines.append(f"{i + 1}\tSpectrogram 1\t1\t{start:.5f}\t{start + 0.05:.5f}\t1000\t5000\t{species[i % 182]}")
     path.write_text("\n".join(lines) + "\n")
     return path
 

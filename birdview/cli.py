@@ -34,9 +34,13 @@ def _info(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="birdview info", description="Print what birdview reads of recordings.")
     parser.add_argument("paths", nargs="+", help="recordings or folders")
     args = parser.parse_args(argv)
-    failures = 0
+    problems: list[str] = []
+    files = find_audio_files(args.paths, problems)
+    for problem in problems:  # folders with no audio files
+        print(f"birdview: {problem}", file=sys.stderr)
+    failures = len(problems)
     print("path\tduration\tsample_rate\tchannels\tstart_time\tstatus")
-    for path in find_audio_files(args.paths):
+    for path in files:
         try:
             info = probe(path)
         except AudioFileError as exc:
@@ -99,8 +103,16 @@ def _add(argv: list[str]) -> int:
     parser.add_argument("--site", help="recorder site of these recordings")
     parser.add_argument("paths", nargs="+", help="recordings or folders")
     args = parser.parse_args(argv)
+    problems: list[str] = []
+    files = find_audio_files(args.paths, problems)  # folders with no audio files are problems
+    if not files:
+        for problem in problems:
+            print(f"birdview: {problem}", file=sys.stderr)
+        print("0 recording(s) added")
+        return 1
     with _open_project(args.project, create=True) as project:
-        added, problems = project.add_recordings(args.paths, site=args.site)
+        added, failed = project.add_recordings(files, site=args.site)
+        problems += failed
         for row in added:
             print(f"added\t{row.path}\t{format_time(row.duration_s)}")
         for problem in problems:
@@ -120,6 +132,7 @@ def _parse_mapping(pairs: list[str]) -> dict[str, str]:
 
 
 def _import(argv: list[str]) -> int:
+    from birdview.formats.labels import MAX_LISTED
     from birdview.formats.transfer import IMPORT_FORMATS, import_files
 
     parser = argparse.ArgumentParser(prog="birdview import", description="Import label files into a project.")
@@ -130,6 +143,12 @@ def _import(argv: list[str]) -> int:
     parser.add_argument("--add-unknown", action="store_true", help="add species the project does not know")
     parser.add_argument("--label-column", help="Raven: the column holding the species")
     parser.add_argument("--author")
+    parser.add_argument(
+        "--clip-to-recording",
+        action="store_true",
+        help="clip times and frequencies that reach outside their recording to it (and count them) instead of "
+        "refusing the file; a label wholly outside its recording is still refused",
+    )
     parser.add_argument("files", nargs="+")
     args = parser.parse_args(argv)
     with _open_project(args.project) as project:
@@ -142,9 +161,18 @@ def _import(argv: list[str]) -> int:
             args.add_unknown,
             args.label_column,
             args.author,
+            clip_to_recording=args.clip_to_recording,
         )
+    for warning in report.warnings[:MAX_LISTED]:
+        print(f"birdview import: warning: {warning}", file=sys.stderr)
+    if len(report.warnings) > MAX_LISTED:
+        print(f"birdview import: and {len(report.warnings) - MAX_LISTED} more warning(s)", file=sys.stderr)
     if report.species_added:
         print(f"species added: {', '.join(report.species_added)}")
+    if report.clipped:
+        print(f"{report.clipped} label(s) clipped to their recording")
+    if report.warnings:
+        print(f"{len(report.warnings)} warning(s)")
     print(f"{report.added} label(s) imported, {report.duplicates} already in the project")
     return 0
 

@@ -6,58 +6,116 @@ TimeInterval for whole-band labels) tagged with its species and birdview's kind 
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from pathlib import Path
 
-from birdview.formats.labels import LabelFileError, TableLabel
+from birdview.formats.labels import LabelFileError, TableLabel, check_band, check_times, gathered
+from birdview.store.paths import atomic_write
 
 SPECIES_KEYS = ("species", "dwc:scientificName", "scientific_name", "label", "class")
 KIND_KEY, STATUS_KEY = "birdview:kind", "birdview:status"
 
 
-def read(path: Path) -> list[TableLabel]:
+def read(path: Path, problems: list[str] | None = None) -> list[TableLabel]:
+    """The sound events of every clip. Each is named by the file's line that holds it and its
+    number (``labels.json:1: sound event 3``: exports are one line). Its coordinates are taken as
+    the file writes them (soundevent would put a reversed box in order) and every malformed one is
+    named (one refusal)."""
     from soundevent import io
 
     path = Path(path)
     try:
+        text = path.read_text(encoding="utf-8")
         project = io.load(str(path), type="annotation_project")
     except Exception as exc:
         raise LabelFileError(f"{path}: not a readable AOEF annotation project ({type(exc).__name__}: {exc})") from None
-    labels = []
-    for clip_number, clip_annotation in enumerate(project.clip_annotations, start=1):
+    written, lines = _written_coordinates(text), _uuid_lines(text)
+    labels: list[TableLabel] = []
+    found: list[str] = []
+    event_number = 0
+    for clip_annotation in project.clip_annotations:
         recording = str(clip_annotation.clip.recording.path)
         for annotation in clip_annotation.sound_events:
+            event_number += 1
+            uuid = str(annotation.sound_event.uuid)
+            line = lines.get(uuid, 1)
+            where = f"{path}:{line}: sound event {event_number}"
             tags = {tag.key: tag.value for tag in annotation.tags}
             names = [tags[k] for k in SPECIES_KEYS if tags.get(k)]
             geometry = annotation.sound_event.geometry
-            coordinates = list(getattr(geometry, "coordinates", []))
-            if geometry.type == "BoundingBox":
-                start, low, end, high = coordinates
-            elif geometry.type == "TimeInterval":
-                (start, end), low, high = coordinates, None, None
-            elif geometry.type == "TimeStamp":
-                start = end = float(coordinates if not isinstance(coordinates, list) else coordinates[0])
-                low = high = None
-            else:
-                raise LabelFileError(f"{path}: clip {clip_number}: geometry {geometry.type} is not supported")
+            coordinates = written.get(uuid, getattr(geometry, "coordinates", []))
+            try:
+                if geometry.type == "BoundingBox" and len(coordinates) == 4:
+                    start, low, end, high = (_number(c, n, where) for c, n in zip(coordinates, BOX_NAMES, strict=True))
+                elif geometry.type == "TimeInterval" and len(coordinates) == 2:
+                    start, end = (_number(c, n, where) for c, n in zip(coordinates, BOX_NAMES[::2], strict=True))
+                    low = high = None
+                elif geometry.type == "TimeStamp":
+                    time = coordinates[0] if isinstance(coordinates, list) else coordinates
+                    start = end = _number(time, "time", where)
+                    low = high = None
+                else:
+                    raise LabelFileError(f"{where}: geometry {geometry.type} is not supported")
+                check_times(start, end, where)
+                check_band(low, high, where, ("low frequency", "high frequency"))
+            except LabelFileError as exc:
+                found += exc.problems
+                continue
             labels.append(
                 TableLabel(
-                    float(start),
-                    float(end),
+                    start,
+                    end,
                     low,
                     high,
                     names,
                     tags.get(KIND_KEY, "call"),
                     status=tags.get(STATUS_KEY),
                     recording=recording,
-                    line=clip_number,
+                    line=line,
                     source=path,
+                    place=f"sound event {event_number}",
                 )
             )
-    return labels
+    return gathered(labels, found, problems)
+
+
+BOX_NAMES = ("start time", "low frequency", "end time", "high frequency")
+
+
+def _number(value: object, name: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise LabelFileError(f"{where}: {name} {value!r} is not a number")
+    if not math.isfinite(value):
+        raise LabelFileError(f"{where}: {name} {value} is not a finite number")
+    return float(value)
+
+
+def _uuid_lines(text: str) -> dict[str, int]:
+    """The line on which each uuid is first given (once over the text: files can be large)."""
+    lines: dict[str, int] = {}
+    line, position = 1, 0
+    for match in re.finditer(r'"uuid"\s*:\s*"([^"]+)"', text):
+        line += text.count("\n", position, match.start())
+        position = match.start()
+        lines.setdefault(match.group(1), line)
+    return lines
+
+
+def _written_coordinates(text: str) -> dict[str, list]:
+    """The coordinates of each sound event (by uuid) as the JSON holds them."""
+    try:
+        document = json.loads(text)
+        events = (document.get("data") or document)["sound_events"]
+        return {str(e["uuid"]): e["geometry"]["coordinates"] for e in events}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return {}
 
 
 def write(path: Path, recordings: list[dict], rows: list[dict], name: str) -> Path:
-    """recordings: path, duration_s, sample_rate, channels, id; rows: label dicts with recording_id."""
+    """recordings: path, duration_s, sample_rate, channels, id; rows: label dicts with recording_id.
+    Written whole or not at all."""
     from soundevent import data, io
 
     clip_annotations, tasks = [], []
@@ -86,5 +144,6 @@ def write(path: Path, recordings: list[dict], rows: list[dict], name: str) -> Pa
         clip_annotations.append(data.ClipAnnotation(clip=clip, sound_events=events))
         tasks.append(data.AnnotationTask(clip=clip))
     project = data.AnnotationProject(name=name, clip_annotations=clip_annotations, tasks=tasks)
-    io.save(project, str(path))
+    with atomic_write(path) as temp:
+        io.save(project, str(temp), format="aoef")
     return path

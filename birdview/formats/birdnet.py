@@ -7,12 +7,13 @@ import csv
 from pathlib import Path
 
 from birdview.formats import raven
-from birdview.formats.labels import LabelFileError, TableLabel, check_times, number, read_table
+from birdview.formats.labels import LabelFileError, TableLabel, check_times, gathered, number, read_table, score
+from birdview.store.paths import atomic_write
 
 REQUIRED = ("Start (s)", "End (s)", "Confidence")
 
 
-def read(path: Path) -> list[TableLabel]:
+def read(path: Path, problems: list[str] | None = None) -> list[TableLabel]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -20,33 +21,38 @@ def read(path: Path) -> list[TableLabel]:
         raise LabelFileError(f"{path}: cannot read ({exc})") from None
     first = text.split("\n", 1)[0]
     if "\t" in first and "Begin Time (s)" in first:
-        return raven.read(path)
+        return raven.read(path, problems=problems)
     _, rows = read_table(path, REQUIRED, "BirdNET-Analyzer CSV", exact=False, text=text)
-    labels = []
+    labels: list[TableLabel] = []
+    found: list[str] = []
     for line, cell, where in rows:
         names = [cell[c] for c in ("Scientific name", "Common name") if cell.get(c)]
         if not names or names[0].lower() == "nocall":
             continue
-        start, end = number(cell["Start (s)"], "Start (s)", where), number(cell["End (s)"], "End (s)", where)
-        check_times(start, end, where)
-        labels.append(
-            TableLabel(
-                start,
-                end,
-                None,
-                None,
-                names,
-                score=number(cell["Confidence"], "Confidence", where, optional=True),
-                recording=cell.get("File") or None,
-                line=line,
-                source=path,
+        try:
+            start, end = number(cell["Start (s)"], "Start (s)", where), number(cell["End (s)"], "End (s)", where)
+            check_times(start, end, where)
+            labels.append(
+                TableLabel(
+                    start,
+                    end,
+                    None,
+                    None,
+                    names,
+                    score=score(cell["Confidence"], "Confidence", where),
+                    recording=cell.get("File") or None,
+                    line=line,
+                    source=path,
+                )
             )
-        )
-    return labels
+        except LabelFileError as exc:
+            found += exc.problems
+    return gathered(labels, found, problems)
 
 
 def write(path: Path, rows: list[dict]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    """Written whole or not at all."""
+    with atomic_write(path) as temp, open(temp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["Start (s)", "End (s)", "Scientific name", "Common name", "Confidence", "File", "Verdict"])
         for row in rows:

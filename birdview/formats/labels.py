@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: How many problems a refusal lists before "and N more".
+MAX_LISTED = 10
+
 
 class LabelFileError(ValueError):
-    """A malformed label file; the message names the file and line."""
+    """A malformed label file; the message names the file and line. ``problems`` holds one line
+    per problem found (``file:line: what``), so that the problems of several rows and files can
+    be gathered into one refusal."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems) or [message]
+
+
+def refusal(problems: Sequence[str], outcome: str = "", hint: str = "") -> LabelFileError:
+    """One error for all the problems found: a single one as it is, more as a count and a list of
+    the first MAX_LISTED, then ``and N more``. ``outcome`` (e.g. "nothing was imported") ends the
+    first line; ``hint`` is a last line."""
+    problems = list(problems)
+    if len(problems) == 1:
+        message = problems[0] + (f"; {outcome}" if outcome else "")
+    else:
+        listed = [f"  {p}" for p in problems[:MAX_LISTED]]
+        if len(problems) > MAX_LISTED:
+            listed.append(f"  and {len(problems) - MAX_LISTED} more")
+        message = "\n".join([f"{len(problems)} problems" + (f"; {outcome}" if outcome else "") + ":", *listed])
+    if hint:
+        message += f"\n{hint}"
+    return LabelFileError(message, problems)
 
 
 @dataclass
@@ -25,27 +52,67 @@ class TableLabel:
     recording: str | None = None
     line: int = 0
     source: Path = field(default_factory=Path)
+    #: Where in the line, for formats whose lines hold several labels (AOEF: "sound event 3").
+    place: str = ""
+    #: Something the reader did that the person importing should hear of (the label is imported).
+    warning: str | None = None
 
     @property
     def where(self) -> str:
-        return f"{self.source}:{self.line}"
+        return f"{self.source}:{self.line}" + (f": {self.place}" if self.place else "")
+
+
+def gathered(labels: list[TableLabel], found: Sequence[str], problems: list[str] | None) -> list[TableLabel]:
+    """What a reader returns: its good labels, with the problems of its other rows added to
+    ``problems`` when the caller gathers them (an import names every problem of every file at
+    once), or else raised as one refusal."""
+    if found:
+        if problems is None:
+            raise refusal(found)
+        problems += found
+    return labels
 
 
 def number(value: object, column: str, where: str, optional: bool = False) -> float | None:
+    """A cell as a finite number. Empty (or ``nan``, how pandas writes a missing value) is None
+    when ``optional``; ``inf``, ``-inf`` and numbers too large for a float are refused."""
+    result = None
+    if value is not None and value != "":
+        try:
+            result = float(value)  # the common case first: imports of 100 000 rows call this a lot
+        except (TypeError, ValueError):
+            pass
+        else:
+            if result - result == 0:  # finite (inf - inf and nan - nan are nan)
+                return result
     text = "" if value is None else str(value).strip()
-    if text == "" or text.lower() == "nan":
+    if text == "" or (optional and text.lower() == "nan"):
         if optional:
             return None
         raise LabelFileError(f"{where}: {column} is empty")
-    try:
-        return float(text)
-    except ValueError:
-        raise LabelFileError(f"{where}: {column} {text!r} is not a number") from None
+    if result is None:
+        raise LabelFileError(f"{where}: {column} {text!r} is not a number")
+    raise LabelFileError(f"{where}: {column} {text} is not a finite number")
+
+
+def score(value: object, column: str, where: str) -> float | None:
+    """An optional confidence or score: a number from 0 to 1."""
+    result = number(value, column, where, optional=True)
+    if result is not None and not 0.0 <= result <= 1.0:
+        raise LabelFileError(f"{where}: {column} {result} is not between 0 and 1")
+    return result
 
 
 def check_times(start: float, end: float, where: str) -> None:
-    if start < 0 or end < start:
-        raise LabelFileError(f"{where}: times {start} to {end} s are not a valid span")
+    """A span that ends before it starts is malformed. Whether the span lies within its
+    recording (start at or after 0 s...) is checked on import, where the recording is known."""
+    if end < start:
+        raise LabelFileError(f"{where}: ends at {end} s, before it starts ({start} s)")
+
+
+def check_band(low: float | None, high: float | None, where: str, columns: tuple[str, str]) -> None:
+    if low is not None and high is not None and low > high:
+        raise LabelFileError(f"{where}: {columns[0]} {low} is above {columns[1]} {high}")
 
 
 KIND_MARKERS = {"hard_negative": "NOT ", "uncertain": "? "}
@@ -83,10 +150,12 @@ def read_table(
     if missing:
         raise LabelFileError(f"{path}:1: not a {what} (no {', '.join(missing)} column)")
     found = []
+    width, strip = len(header), str.strip
     for line, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
+        cells = list(map(strip, row))
+        if not any(cells):
             continue
-        if len(row) < len(header) or (exact and len(row) != len(header)):
-            raise LabelFileError(f"{path}:{line}: {len(row)} fields, the header has {len(header)}")
-        found.append((line, {name: row[i].strip() for i, name in enumerate(header)}, f"{path}:{line}"))
+        if len(row) < width or (exact and len(row) != width):
+            raise LabelFileError(f"{path}:{line}: {len(row)} fields, the header has {width}")
+        found.append((line, dict(zip(header, cells, strict=False)), f"{path}:{line}"))  # extra cells: exact=False
     return header, found

@@ -5,53 +5,91 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from birdview.formats.labels import LabelFileError, TableLabel, check_times, decode_name, number, read_table
+from birdview.formats.labels import (
+    LabelFileError,
+    TableLabel,
+    check_band,
+    check_times,
+    decode_name,
+    gathered,
+    number,
+    read_table,
+    score,
+)
+from birdview.store.paths import atomic_write
 
 REQUIRED = ("Begin Time (s)", "End Time (s)")
 SPECIES_COLUMNS = ("Species", "Species Code", "Annotation", "Label", "Class", "Common Name", "label", "species")
 IGNORED_NAMES = {"", "nocall"}
 
 
-def read(path: Path, label_column: str | None = None) -> list[TableLabel]:
+def read(path: Path, label_column: str | None = None, problems: list[str] | None = None) -> list[TableLabel]:
+    """The table's labels. Raven lists a selection once per view (Spectrogram 1, Waveform 1...):
+    a row that repeats a Selection number with the same times, frequencies and species is that
+    selection in another view and is left out; one that repeats it with other content is a label
+    of its own and is imported with a warning. Every malformed row is named (one refusal)."""
     path = Path(path)
     header, rows = read_table(path, REQUIRED, "Raven selection table", delimiter="\t")
     if label_column is not None and label_column not in header:
         raise LabelFileError(f"{path}:1: no column {label_column!r}; columns are {', '.join(header)}")
     name_columns = [label_column] if label_column else [c for c in SPECIES_COLUMNS if c in header]
-    labels, seen_selections = [], set()
+    score_column = "Confidence" if "Confidence" in header else "Score" if "Score" in header else None
+    has_offset = "File Offset (s)" in header
+    labels: list[TableLabel] = []
+    found: list[str] = []
+    first_of: dict[str, tuple[int, tuple]] = {}  # selection number: its first line and content
     for line, cell, where in rows:
-        selection = cell.get("Selection")
-        if selection and "View" in cell and selection in seen_selections:
-            continue  # the same selection shown in another view (e.g. Waveform 1)
-        seen_selections.add(selection)
-        names = [cell[c] for c in name_columns if cell.get(c)]
-        if names and names[0].lower() in IGNORED_NAMES:
-            continue
-        kind = cell.get("Kind") or "call"
-        if names and "Kind" not in cell:
-            names[0], kind = decode_name(names[0])
-        begin = number(cell["Begin Time (s)"], "Begin Time (s)", where)
-        end = number(cell["End Time (s)"], "End Time (s)", where)
-        offset = number(cell.get("File Offset (s)"), "File Offset (s)", where, optional=True)
-        if offset is not None:
-            begin, end = offset, offset + (end - begin)
-        check_times(begin, end, where)
-        labels.append(
-            TableLabel(
-                start_s=begin,
-                end_s=end,
-                low_hz=number(cell.get("Low Freq (Hz)"), "Low Freq (Hz)", where, optional=True),
-                high_hz=number(cell.get("High Freq (Hz)"), "High Freq (Hz)", where, optional=True),
-                names=names,
-                kind=kind,
-                status=cell.get("Status") or None,
-                score=number(cell.get("Confidence", cell.get("Score")), "Confidence", where, optional=True),
-                recording=cell.get("Begin Path") or cell.get("Begin File") or None,
-                line=line,
-                source=path,
+        try:
+            names = [cell[c] for c in name_columns if cell.get(c)]
+            begin = number(cell["Begin Time (s)"], "Begin Time (s)", where)
+            end = number(cell["End Time (s)"], "End Time (s)", where)
+            if has_offset:
+                offset = number(cell["File Offset (s)"], "File Offset (s)", where, optional=True)
+                if offset is not None:
+                    begin, end = offset, offset + (end - begin)
+            low = number(cell.get("Low Freq (Hz)"), "Low Freq (Hz)", where, optional=True)
+            high = number(cell.get("High Freq (Hz)"), "High Freq (Hz)", where, optional=True)
+            warning = None
+            recording = cell.get("Begin Path") or cell.get("Begin File") or None
+            selection = cell.get("Selection")
+            if selection:
+                content = (begin, end, low, high, tuple(names), recording)
+                first = first_of.setdefault(selection, (line, content))
+                if first[0] != line:
+                    if first[1] == content:
+                        continue  # the same selection shown in another view (e.g. Waveform 1)
+                    warning = (
+                        f"{where}: selection {selection} is also on line {first[0]} with other times, frequencies "
+                        "or species; imported as a label of its own"
+                    )
+            if names and names[0].lower() in IGNORED_NAMES:
+                continue
+            kind = cell.get("Kind") or "call"
+            if names and "Kind" not in cell:
+                names[0], kind = decode_name(names[0])
+            if end < begin:
+                check_times(begin, end, where)
+            if low is not None and high is not None and low > high:
+                check_band(low, high, where, ("Low Freq (Hz)", "High Freq (Hz)"))
+            labels.append(
+                TableLabel(
+                    start_s=begin,
+                    end_s=end,
+                    low_hz=low,
+                    high_hz=high,
+                    names=names,
+                    kind=kind,
+                    status=cell.get("Status") or None,
+                    score=score(cell[score_column], score_column, where) if score_column else None,
+                    recording=recording,
+                    line=line,
+                    source=path,
+                    warning=warning,
+                )
             )
-        )
-    return labels
+        except LabelFileError as exc:
+            found += exc.problems
+    return gathered(labels, found, problems)
 
 
 HEADER = [
@@ -72,8 +110,9 @@ HEADER = [
 
 
 def write(path: Path, rows: list[dict]) -> Path:
-    """rows: dicts with the HEADER's keys (Selection and View are filled in here)."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    """rows: dicts with the HEADER's keys (Selection and View are filled in here). Written whole
+    or not at all."""
+    with atomic_write(path) as temp, open(temp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(HEADER)
         for number_, row in enumerate(rows, start=1):

@@ -1,23 +1,38 @@
 """Importing label files into a project and exporting a project's labels, format by format.
 
-An import reads every file first and adds everything in one transaction: a malformed line or
-an unknown species stops it with nothing imported, and a label the project already has is not
-added again.
+An import reads every file and checks every line against its recording first, then adds
+everything in one transaction: a malformed line, a label outside its recording or an unknown
+species stops it with nothing imported (every problem named by file and line), and a label the
+project already has is not added again.
 """
 
 from __future__ import annotations
 
+import gc
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from birdview.audio.recording import AudioFileError, Recording
 from birdview.formats import aoef, audacity, birdnet, clips, perch, raven
-from birdview.formats.labels import LabelFileError, TableLabel
-from birdview.store.project import STATUSES, Annotation, Project, ProjectError, RecordingRow
+from birdview.formats.labels import LabelFileError, TableLabel, refusal
+from birdview.store.paths import (
+    StagedWrites,
+    UnsafePathError,
+    WriteFailedError,
+    child_path,
+    describe_os_error,
+    safe_component,
+    staged_writes,
+    unique_name,
+)
+from birdview.store.project import KINDS, STATUSES, Annotation, Project, ProjectError, RecordingRow
 
 IMPORT_FORMATS = ("raven", "audacity", "birdnet", "perch", "aoef")
 EXPORT_FORMATS = ("raven", "audacity", "birdnet", "perch", "aoef", "birdclef", "clips")
+#: What a per-recording Raven table's name adds to the recording's.
+RAVEN_SUFFIX = ".Table.1.selections.txt"
 
 
 class UnknownSpeciesError(LabelFileError):
@@ -30,21 +45,40 @@ class UnknownSpeciesError(LabelFileError):
         )
 
 
+#: Tables round: a label may end up to this long after the end of its recording (it is then
+#: stored as ending at the end, and not counted as clipped).
+TIME_TOLERANCE_S = 0.1
+#: Likewise, how far a frequency may lie above the recording's Nyquist frequency.
+FREQUENCY_TOLERANCE_HZ = 1.0
+#: A box from 0 Hz (or below) to at least this share of the Nyquist frequency is the whole band,
+#: as Raven writes it.
+WHOLE_BAND_SHARE = 0.99
+CLIP_HINT = "Labels that reach outside their recording can be clipped to it: --clip-to-recording."
+
+
 @dataclass
 class ImportReport:
     added: int
     duplicates: int
     files: list[Path]
     species_added: list[str] = field(default_factory=list)
+    #: Labels that reached outside their recording and were clipped to it (``clip_to_recording``).
+    clipped: int = 0
+    #: ``file:line: what`` of lines imported with a remark (e.g. a Raven selection number used twice).
+    warnings: list[str] = field(default_factory=list)
 
 
-def read_labels(fmt: str, path: Path, label_column: str | None = None) -> list[TableLabel]:
+def read_labels(
+    fmt: str, path: Path, label_column: str | None = None, problems: list[str] | None = None
+) -> list[TableLabel]:
+    """The file's labels. With ``problems``, malformed rows are added to it and the others
+    returned; without, they are raised as one LabelFileError."""
     if fmt == "raven":
-        return raven.read(path, label_column)
+        return raven.read(path, label_column, problems)
     readers = {"audacity": audacity.read, "birdnet": birdnet.read, "perch": perch.read, "aoef": aoef.read}
     if fmt not in readers:
         raise LabelFileError(f"unknown import format {fmt!r}; one of {', '.join(IMPORT_FORMATS)}")
-    return readers[fmt](path)
+    return readers[fmt](path, problems)
 
 
 def import_files(
@@ -56,92 +90,269 @@ def import_files(
     add_unknown: bool = False,
     label_column: str | None = None,
     author: str | None = None,
+    clip_to_recording: bool = False,
 ) -> ImportReport:
+    """Import label files, all of them or nothing.
+
+    Every line is checked before anything is written, against the recording its label lands on:
+    numbers finite, a start at or after 0 s and an end within the recording (up to
+    TIME_TOLERANCE_S after it), frequencies from 0 Hz to the recording's Nyquist frequency (up to
+    FREQUENCY_TOLERANCE_HZ above), low <= high, scores from 0 to 1, a known kind. Problems are
+    gathered over all lines of all files into one LabelFileError naming each by ``file:line``.
+
+    With ``clip_to_recording``, times and frequencies that reach outside the recording are clipped
+    to it and counted (``ImportReport.clipped``); a label lying wholly outside it (starting after
+    its end, ending before 0 s, a band wholly above the Nyquist frequency or below 0 Hz) is still
+    refused, and so are non-finite numbers, reversed spans and scores outside 0..1.
+
+    Species added with ``add_unknown`` are written in the same transaction as the labels, and the
+    check for labels already in the project runs inside it too (see Project.import_annotations).
+    """
+    # An import makes a few objects per row; Python's cycle collector would otherwise walk every
+    # live object (the undo stack holds earlier imports) again and again meanwhile: a third of the time.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _import_files(
+            project, fmt, files, recording, mapping, add_unknown, label_column, author, clip_to_recording
+        )
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _import_files(
+    project: Project,
+    fmt: str,
+    files: Sequence[str | Path],
+    recording: str | Path | None,
+    mapping: dict[str, str] | None,
+    add_unknown: bool,
+    label_column: str | None,
+    author: str | None,
+    clip_to_recording: bool,
+) -> ImportReport:
+    if fmt not in IMPORT_FORMATS:
+        raise LabelFileError(f"unknown import format {fmt!r}; one of {', '.join(IMPORT_FORMATS)}")
     mapping = mapping or {}
+    finder = _RecordingFinder(project)
+    default_recording = None
+    if recording is not None:
+        default_recording = finder.find(str(recording))
+        if isinstance(default_recording, str):
+            raise LabelFileError(f"--recording: {default_recording}")
+
+    problems: list[str] = []
     labels: list[TableLabel] = []
+    fitted: list[tuple[TableLabel, RecordingRow, tuple[float, float, float | None, float | None]]] = []
+    clipped, clippable = 0, False
     for file in files:
         path = Path(file)
         if not path.exists():
-            raise LabelFileError(f"{path}: file not found")
-        labels += read_labels(fmt, path, label_column)
-    default_recording = _recording_for(project, str(recording), "--recording") if recording is not None else None
+            problems.append(f"{path}: file not found")
+            continue
+        found: list[str] = []
+        try:
+            read = read_labels(fmt, path, label_column, found)
+        except LabelFileError as exc:  # unreadable, or not this format at all
+            problems += exc.problems
+            continue
+        labels += read
+        for label in read:
+            target = finder.find(label.recording) if label.recording else default_recording
+            if isinstance(target, str):
+                found.append(f"{label.where}: {target}")
+                continue
+            if target is None:
+                found.append(f"{label.where}: the table does not say which recording; pass --recording PATH")
+                continue
+            values, refused, fixable, was_clipped = _fit(label, target, clip_to_recording)
+            if values is None:
+                found += refused
+                clippable = clippable or fixable
+                continue
+            clipped += was_clipped
+            fitted.append((label, target, values))
+        problems += sorted(found, key=lambda problem: _line_of(problem, path))
+    if problems:
+        hint = CLIP_HINT if clippable and not clip_to_recording else ""
+        raise refusal(problems, "nothing was imported", hint)
 
-    codes: list[str | None] = []
+    species = _SpeciesNames(project.species_table(), mapping)
+    codes: dict[tuple[str, ...], str | None] = {}
     unknown: dict[str, str] = {}
-    resolved: dict[tuple[str, ...], str | None] = {}
-    for label in labels:
+    for label, _, _ in fitted:
         names = tuple(label.names)
-        if names not in resolved:
-            resolved[names] = _species_for(project, label, mapping)
-        code = resolved[names]
-        if code is None and label.names:
-            unknown.setdefault(label.names[0], label.where)
-        codes.append(code)
-    species_added: list[str] = []
+        if names not in codes:
+            codes[names] = species.resolve(names)
+        if codes[names] is None and names:
+            unknown.setdefault(names[0], label.where)
+    new_species: list[tuple[str, str | None, str | None]] = []
     if unknown:
         if not add_unknown:
             raise UnknownSpeciesError(unknown)
-        new = []
-        for label in labels:
-            if label.names and label.names[0] in unknown and label.names[0] not in species_added:
+        for label, _, _ in fitted:
+            if label.names and label.names[0] in unknown and all(label.names[0] != n[0] for n in new_species):
                 common = label.names[1] if len(label.names) > 1 else None
                 scientific = label.names[0] if common else None
-                new.append((label.names[0], common, scientific))
-                species_added.append(label.names[0])
-        project.add_species(new)
-        codes = [_species_for(project, label, mapping) for label in labels]
+                new_species.append((label.names[0], common, scientific))
+        species.add(new_species)
+        codes = {names: species.resolve(names) for names in codes}
 
-    annotations = []
-    for label, code in zip(labels, codes, strict=True):
-        target = default_recording
-        if label.recording:
-            target = _recording_for(project, label.recording, label.where)
-        if target is None:
-            raise LabelFileError(f"{label.where}: the table does not say which recording; pass --recording PATH")
-        annotations.append(_annotation(label, code, target, author))
-    result = project.import_annotations(annotations, f"import {len(files)} {fmt} file(s)")
-    return ImportReport(len(result.added), result.duplicates, [Path(f) for f in files], species_added)
-
-
-def _species_for(project: Project, label: TableLabel, mapping: dict[str, str]) -> str | None:
-    for name in label.names:
-        if name in mapping:
-            return project.resolve_species(mapping[name]) or mapping[name]
-        code = project.resolve_species(name)
-        if code is not None:
-            return code
-    return None
-
-
-def _recording_for(project: Project, reference: str, where: str) -> RecordingRow:
-    try:
-        row = project.find_recording(reference)
-    except ProjectError as exc:
-        raise LabelFileError(f"{where}: {exc}") from None
-    if row is None:
-        raise LabelFileError(f"{where}: recording {reference!r} is not in the project (add it with birdview add)")
-    return row
-
-
-def _annotation(label: TableLabel, code: str | None, recording: RecordingRow, author: str | None) -> Annotation:
-    low, high = label.low_hz, label.high_hz
-    nyquist = recording.sample_rate / 2
-    if low is not None and high is not None and low <= 0 and high >= nyquist * 0.99:
-        low = high = None  # the whole band, as Raven writes it
-    status = label.status if label.status in STATUSES else "unreviewed"
-    return Annotation(
-        recording_id=recording.id,
-        start_s=label.start_s,
-        end_s=label.end_s,
-        low_hz=low,
-        high_hz=high,
-        species=code,
-        kind=label.kind,
-        status=status,
-        source="import",
-        score=label.score,
-        author=author,
+    annotations = [
+        _annotation(label, codes[tuple(label.names)], target, author, values) for label, target, values in fitted
+    ]
+    result = project.import_annotations(annotations, f"import {len(files)} {fmt} file(s)", new_species=new_species)
+    return ImportReport(
+        len(result.added),
+        result.duplicates,
+        [Path(f) for f in files],
+        result.species_added,
+        clipped,
+        [label.warning for label in labels if label.warning],
     )
+
+
+def _line_of(problem: str, path: Path) -> int:
+    """The line a ``file:line: what`` problem of this file names (0: none)."""
+    rest = problem[len(str(path)) + 1 :] if problem.startswith(f"{path}:") else ""
+    digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+    return int(digits) if digits else 0
+
+
+class _SpeciesNames:
+    """Species by code, common or scientific name (any case), as Project.resolve_species finds
+    them, held in memory: an import resolves each distinct name once, without a query."""
+
+    def __init__(self, table: Sequence[tuple[str, str | None, str | None]], mapping: dict[str, str]) -> None:
+        self.mapping = mapping
+        self.codes: set[str] = set()
+        self.folded: dict[str, str] = {}
+        self.add(table)
+
+    def add(self, table: Sequence[tuple[str, str | None, str | None]]) -> None:
+        rows = sorted(table, key=lambda row: row[0])
+        self.codes.update(code for code, _, _ in rows)
+        for column in range(3):  # a code first, then a common name, then a scientific name
+            for row in rows:
+                if row[column]:
+                    self.folded.setdefault(row[column].strip().lower(), row[0])
+
+    def code(self, name: str) -> str | None:
+        text = name.strip()
+        return text if text in self.codes else self.folded.get(text.lower())
+
+    def resolve(self, names: Sequence[str]) -> str | None:
+        for name in names:
+            if name in self.mapping:
+                return self.code(self.mapping[name]) or self.mapping[name]
+            code = self.code(name)
+            if code is not None:
+                return code
+        return None
+
+
+class _RecordingFinder:
+    """Project.find_recording once per distinct reference: the row, or why there is none."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.found: dict[str, RecordingRow | str] = {}
+
+    def find(self, reference: str) -> RecordingRow | str:
+        if reference not in self.found:
+            try:
+                row = self.project.find_recording(reference)
+            except ProjectError as exc:
+                row = str(exc)
+            if row is None:
+                row = f"recording {reference!r} is not in the project (add it with birdview add)"
+            self.found[reference] = row
+        return self.found[reference]
+
+
+def _fit(
+    label: TableLabel, recording: RecordingRow, clip: bool
+) -> tuple[tuple[float, float, float | None, float | None] | None, list[str], bool, bool]:
+    """The label's start, end, low and high as stored on this recording (None when refused), the
+    problems, whether clipping would mend them all, and whether it was clipped."""
+    start, end, low, high, score = label.start_s, label.end_s, label.low_hz, label.high_hz, label.score
+    duration, nyquist = recording.duration_s, recording.sample_rate / 2
+    if (
+        0.0 <= start <= end <= duration
+        and (low is None or 0.0 <= low <= nyquist)
+        and (high is None or high <= nyquist)
+        and (low is None or high is None or low <= high)
+        and (score is None or 0.0 <= score <= 1.0)
+        and label.kind in KINDS
+    ):  # the common case, quickly (nan fails every comparison; inf fails the bounds)
+        if low is not None and high is not None and low <= 0 and high >= nyquist * WHOLE_BAND_SHARE:
+            low = high = None  # the whole band, as Raven writes it
+        return (start, end, low, high), [], False, False
+    where = label.where
+    numbers = (("start", start), ("end", end), ("low frequency", low), ("high frequency", high), ("score", score))
+    problems = [
+        f"{where}: {name} {value} is not a finite number"
+        for name, value in numbers
+        if value is not None and not math.isfinite(value)
+    ]
+    if problems:
+        return None, problems, False, False
+    if end < start:
+        problems.append(f"{where}: ends at {end} s, before it starts ({start} s)")
+    if low is not None and high is not None and low > high:
+        problems.append(f"{where}: low frequency {low} Hz is above high frequency {high} Hz")
+    if score is not None and not 0.0 <= score <= 1.0:
+        problems.append(f"{where}: score {score} is not between 0 and 1")
+    if label.kind not in KINDS:
+        problems.append(f"{where}: kind {label.kind!r} is not one of {', '.join(KINDS)}")
+    name = recording.name
+    # Wholly outside the recording: refused, clipping or not.
+    if start > duration + TIME_TOLERANCE_S:
+        problems.append(f"{where}: starts at {start} s, after the end of {name} ({round(duration, 3)} s)")
+    if end < 0:
+        problems.append(f"{where}: ends at {end} s, before the start of {name}")
+    if low is not None and low > nyquist + FREQUENCY_TOLERANCE_HZ:
+        problems.append(f"{where}: low frequency {low} Hz is above the Nyquist frequency of {name} ({nyquist:g} Hz)")
+    if high is not None and high < 0:
+        problems.append(f"{where}: high frequency {high} Hz is below 0 Hz")
+    if problems:
+        return None, problems, False, False
+    whole_band = nyquist * WHOLE_BAND_SHARE <= (high or 0.0) <= nyquist + FREQUENCY_TOLERANCE_HZ
+    if low is not None and high is not None and low <= 0 and whole_band:
+        low = high = None  # the whole band, as Raven writes it
+    # Partly outside: refused, or clipped to the recording.
+    if start < 0:
+        problems.append(f"{where}: starts at {start} s, before the start of {name}")
+    if end > duration + TIME_TOLERANCE_S:
+        problems.append(f"{where}: ends at {end} s, after the end of {name} ({round(duration, 3)} s)")
+    if low is not None and low < 0:
+        problems.append(f"{where}: low frequency {low} Hz is below 0 Hz")
+    if high is not None and high > nyquist + FREQUENCY_TOLERANCE_HZ:
+        problems.append(f"{where}: high frequency {high} Hz is above the Nyquist frequency of {name} ({nyquist:g} Hz)")
+    if problems and not clip:
+        return None, problems, True, False
+    start, end = min(max(start, 0.0), duration), min(end, duration)
+    if low is not None and high is not None:
+        low, high = min(max(low, 0.0), nyquist), min(high, nyquist)
+        if low <= 0 and high >= nyquist * WHOLE_BAND_SHARE:
+            low = high = None
+    return (start, end, low, high), [], False, bool(problems)
+
+
+def _annotation(
+    label: TableLabel,
+    code: str | None,
+    recording: RecordingRow,
+    author: str | None,
+    values: tuple[float, float, float | None, float | None],
+) -> Annotation:
+    start, end, low, high = values
+    status = label.status if label.status in STATUSES else "unreviewed"
+    # Positional (recording_id, start_s, end_s, low_hz, high_hz, species, kind, status, source, score,
+    # model_version, author): imports make 100 000 of these, and keywords cost a third more.
+    kind, score = label.kind, label.score
+    return Annotation(recording.id, start, end, low, high, code, kind, status, "import", score, None, author)
 
 
 def _rows(project: Project, annotations: Sequence[Annotation]) -> list[dict]:
@@ -180,44 +391,65 @@ def export(
     annotations: Sequence[Annotation] | None = None,
     pad_s: float = 0.0,
 ) -> list[Path]:
-    """Write labels (all of the project's by default); returns the files written."""
+    """Write labels (all of the project's by default); returns the files written.
+
+    File and folder names made from recording names and species are safe names inside ``out``
+    (:func:`birdview.store.paths.safe_component`); the tables keep the species as they are. All
+    files are written or none: a failure (a full disk...) leaves no partial or temporary file,
+    and files that were there before as they were; it raises :class:`LabelFileError` naming the
+    file and the reason."""
     out = Path(out)
     if fmt not in EXPORT_FORMATS:
         raise LabelFileError(f"unknown export format {fmt!r}; one of {', '.join(EXPORT_FORMATS)}")
     annotations = list(project.annotations()) if annotations is None else list(annotations)
     rows = _rows(project, annotations)
+    try:
+        with staged_writes() as batch:
+            return _export(project, fmt, out, rows, pad_s, batch)
+    except OSError as exc:
+        raise LabelFileError(_write_error(exc, out)) from None
+    except UnsafePathError as exc:
+        raise LabelFileError(f"{exc}; nothing was written") from None
+
+
+def _write_error(exc: OSError, out: Path) -> str:
+    if isinstance(exc, WriteFailedError):
+        return f"{exc}; nothing was written"
+    return f"{exc.filename or out}: cannot write ({describe_os_error(exc)}); nothing was written"
+
+
+def _export(project: Project, fmt: str, out: Path, rows: list[dict], pad_s: float, batch: StagedWrites) -> list[Path]:
     recordings = project.recordings()
     by_recording: dict[int, list[dict]] = {}
     for row in rows:
         by_recording.setdefault(row["recording_id"], []).append(row)
 
+    if fmt in ("raven", "audacity") and out.suffix != ".txt":
+        # One table per recording, named after it.
+        batch.mkdir(out)
+        used: set[str] = set()
+        written = []
+        for r in recordings:
+            if r.id not in by_recording:
+                continue
+            stem = safe_component(Path(r.name).stem)
+            if fmt == "raven":
+                name = unique_name(Path(), f"{stem}{RAVEN_SUFFIX}", used, RAVEN_SUFFIX)
+                written.append(raven.write(child_path(out, name), [_raven_row(x) for x in by_recording[r.id]]))
+            else:
+                name = unique_name(Path(), f"{stem}.txt", used)
+                written.append(audacity.write(child_path(out, name), by_recording[r.id]))
+        return written
     if fmt == "raven":
-        table_rows = [_raven_row(row) for row in rows]
-        if out.suffix == ".txt":
-            return [raven.write(_parent(out), table_rows)]
-        out.mkdir(parents=True, exist_ok=True)
-        return [
-            raven.write(
-                out / f"{Path(r.name).stem}.Table.1.selections.txt", [_raven_row(x) for x in by_recording.get(r.id, [])]
-            )
-            for r in recordings
-            if r.id in by_recording
-        ]
+        return [raven.write(out, [_raven_row(row) for row in rows])]
     if fmt == "audacity":
-        if out.suffix == ".txt":
-            if len(by_recording) > 1:
-                raise LabelFileError(f"{out}: labels of {len(by_recording)} recordings; give a folder instead")
-            return [audacity.write(_parent(out), rows)]
-        out.mkdir(parents=True, exist_ok=True)
-        return [
-            audacity.write(out / f"{Path(r.name).stem}.txt", by_recording[r.id])
-            for r in recordings
-            if r.id in by_recording
-        ]
+        if len(by_recording) > 1:
+            raise LabelFileError(f"{out}: labels of {len(by_recording)} recordings; give a folder instead")
+        return [audacity.write(out, rows)]
     if fmt == "perch":
-        return [perch.write(_parent(out), rows)]
+        return [perch.write(out, rows)]
     if fmt == "birdnet":
-        return [birdnet.write(_parent(out), rows)]
+        return [birdnet.write(out, rows)]
     if fmt == "aoef":
         described = [
             {
@@ -229,7 +461,7 @@ def export(
             }
             for r in recordings
         ]
-        return [aoef.write(_parent(out), described, rows, project.folder.name)]
+        return [aoef.write(out, described, rows, project.folder.name)]
     opened: dict[int, Recording] = {}
     try:
         items = []
@@ -239,27 +471,19 @@ def export(
             items.append((opened[row["recording_id"]], row))
         if fmt == "birdclef":
             return [clips.write_birdclef(out, items, pad_s)]
-        out.mkdir(parents=True, exist_ok=True)
-        return [
-            clips.write_clip(
-                recording,
-                row["start_s"],
-                row["end_s"],
-                out / clips.clip_name(recording.path.stem, row["start_s"], row["end_s"], row["species"], "wav"),
-                pad_s,
-            )
-            for recording, row in items
-        ]
+        batch.mkdir(out)
+        used = set()
+        written = []
+        for recording, row in items:
+            name = clips.clip_name(recording.path.stem, row["start_s"], row["end_s"], row["species"], "wav")
+            target = child_path(out, unique_name(Path(), name, used))
+            written.append(clips.write_clip(recording, row["start_s"], row["end_s"], target, pad_s))
+        return written
     except AudioFileError as exc:
         raise LabelFileError(f"cannot cut clips: {exc}") from None
     finally:
         for recording in opened.values():
             recording.close()
-
-
-def _parent(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _raven_row(row: dict) -> dict:
@@ -279,10 +503,14 @@ def _raven_row(row: dict) -> dict:
 
 
 def write_detections(fmt: str, rows: list[dict], out: str | Path) -> Path:
-    """Model detections with their verdicts (the Status column) as a Raven table or BirdNET CSV."""
-    out = _parent(Path(out))
-    if fmt == "raven":
-        return raven.write(out, [_raven_row(row) for row in rows])
-    if fmt == "birdnet":
+    """Model detections with their verdicts (the Status column) as a Raven table or BirdNET CSV;
+    written whole or not at all (a failure raises :class:`LabelFileError` naming the file)."""
+    out = Path(out)
+    if fmt not in ("raven", "birdnet"):
+        raise LabelFileError(f"detections are exported as raven or birdnet, not {fmt!r}")
+    try:
+        if fmt == "raven":
+            return raven.write(out, [_raven_row(row) for row in rows])
         return birdnet.write(out, rows)
-    raise LabelFileError(f"detections are exported as raven or birdnet, not {fmt!r}")
+    except OSError as exc:
+        raise LabelFileError(_write_error(exc, out)) from None

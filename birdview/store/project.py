@@ -11,11 +11,13 @@ import functools
 import hashlib
 import json
 import logging
+import math
+import operator
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -91,22 +93,34 @@ class Annotation:
 
     def identity(self) -> tuple:
         """What makes two labels the same label (for imports that must not duplicate)."""
-
-        def r(x: float | None) -> float | None:
-            return None if x is None else round(x, 3)
-
-        return (
-            self.recording_id,
-            r(self.start_s),
-            r(self.end_s),
-            r(self.low_hz),
-            r(self.high_hz),
-            self.species,
-            self.kind,
+        return _identity(
+            self.recording_id, self.start_s, self.end_s, self.low_hz, self.high_hz, self.species, self.kind
         )
 
 
+def _identity(
+    recording_id: int,
+    start_s: float,
+    end_s: float,
+    low_hz: float | None,
+    high_hz: float | None,
+    species: str | None,
+    kind: str,
+) -> tuple:
+    """Annotation.identity from the columns (for stored labels, without making Annotations)."""
+    return (
+        recording_id,
+        round(start_s, 3),
+        round(end_s, 3),
+        None if low_hz is None else round(low_hz, 3),
+        None if high_hz is None else round(high_hz, 3),
+        species,
+        kind,
+    )
+
+
 ANNOTATION_COLUMNS = tuple(f.name for f in fields(Annotation))
+_ID, _CREATED, _UPDATED = (ANNOTATION_COLUMNS.index(c) for c in ("id", "created_at", "updated_at"))
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,8 @@ class _Change:
 class ImportResult:
     added: list[Annotation]
     duplicates: int
+    #: Codes of the species the import added (those of ``new_species`` the project lacked).
+    species_added: list[str] = field(default_factory=list)
 
 
 class Project:
@@ -373,12 +389,24 @@ class Project:
     # -- species ---------------------------------------------------------------------------------
 
     def add_species(self, entries: Iterable[tuple[str, str | None, str | None]], user_added: bool = True) -> int:
+        """Add (code, common name, scientific name) entries the project lacks; returns how many."""
         with self._transaction():
-            cursor = self.db.executemany(
-                "INSERT OR IGNORE INTO species(code, common_name, scientific_name, user_added) VALUES (?, ?, ?, ?)",
-                [(code, common, scientific, int(user_added)) for code, common, scientific in entries],
-            )
-        return cursor.rowcount
+            return len(self._insert_species(entries, user_added))
+
+    def _insert_species(
+        self, entries: Iterable[tuple[str, str | None, str | None]], user_added: bool = True
+    ) -> list[str]:
+        """Inside a transaction: insert the entries whose code the project lacks; their codes."""
+        have = {row[0] for row in self.db.execute("SELECT code FROM species")}
+        rows = []
+        for code, common, scientific in entries:
+            if code not in have:
+                have.add(code)
+                rows.append((code, common, scientific, int(user_added)))
+        self.db.executemany(
+            "INSERT INTO species(code, common_name, scientific_name, user_added) VALUES (?, ?, ?, ?)", rows
+        )
+        return [row[0] for row in rows]
 
     def species_codes(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT code FROM species ORDER BY code")]
@@ -405,8 +433,28 @@ class Project:
             raise ProjectError(f"status must be one of {', '.join(STATUSES)}, not {annotation.status!r}")
         if annotation.source not in SOURCES:
             raise ProjectError(f"source must be one of {', '.join(SOURCES)}, not {annotation.source!r}")
+        # Defence in depth: whatever made the label (an import, the GUI, a review), the store keeps
+        # no number that would break the views, exports or the trainer later.
+        for name, value in (
+            ("start", annotation.start_s),
+            ("end", annotation.end_s),
+            ("low frequency", annotation.low_hz),
+            ("high frequency", annotation.high_hz),
+            ("score", annotation.score),
+        ):
+            if value is not None and not math.isfinite(value):
+                raise ProjectError(f"a label's {name} must be a finite number, not {value}")
+        if annotation.start_s < 0:
+            raise ProjectError(f"a label cannot start before 0 s ({annotation.start_s} s)")
         if annotation.end_s < annotation.start_s:
             raise ProjectError(f"a label cannot end ({annotation.end_s} s) before it starts ({annotation.start_s} s)")
+        if annotation.low_hz is not None and annotation.high_hz is not None and annotation.low_hz > annotation.high_hz:
+            raise ProjectError(
+                f"a label's low frequency ({annotation.low_hz} Hz) cannot be above its high frequency "
+                f"({annotation.high_hz} Hz)"
+            )
+        if annotation.score is not None and not 0.0 <= annotation.score <= 1.0:
+            raise ProjectError(f"a label's score must be from 0 to 1, not {annotation.score}")
         known = known_species if known_species is not None else self._species_set()
         if annotation.species is not None and annotation.species not in known:
             raise ProjectError(f"unknown species {annotation.species!r}: add it to the project first")
@@ -490,26 +538,66 @@ class Project:
         self._record(_Change(description, state_before, after))
         return added
 
-    def import_annotations(self, annotations: Sequence[Annotation], description: str = "import") -> ImportResult:
-        """Add labels in one transaction, leaving out those the project already has."""
-        known = self._species_set()
-        for annotation in annotations:
-            self._check(annotation, known)
-        recording_ids = {a.recording_id for a in annotations}
-        existing = {a.identity() for rid in recording_ids for a in self.annotations(recording_id=rid)}
-        fresh, duplicates = [], 0
-        for annotation in annotations:
-            key = annotation.identity()
-            if key in existing:
-                duplicates += 1
-                continue
-            existing.add(key)
-            fresh.append(annotation)
+    def import_annotations(
+        self,
+        annotations: Sequence[Annotation],
+        description: str = "import",
+        new_species: Sequence[tuple[str, str | None, str | None]] = (),
+    ) -> ImportResult:
+        """Add labels, leaving out those the project already has, together with the species of
+        ``new_species`` (code, common name, scientific name) it lacks, in one write transaction
+        (BEGIN IMMEDIATE): a refused import adds no species either, and the look for labels already
+        there sees every import committed before, so two imports of one file at the same time add
+        each label once. One undo step removes the labels (species added stay)."""
         with self._transaction():
-            added = [self._insert(replace(a, id=None)) for a in fresh]
+            species_added = self._insert_species(new_species)
+            known = self._species_set()
+            for annotation in annotations:
+                self._check(annotation, known)
+            existing = self._identities({a.recording_id for a in annotations})
+            fresh, duplicates = [], 0
+            for annotation in annotations:
+                key = annotation.identity()
+                if key in existing:
+                    duplicates += 1
+                    continue
+                existing.add(key)
+                fresh.append(annotation)
+            added = self._insert_many(fresh)
         if added:
             self._record(_Change(description, {a.id: None for a in added}, {a.id: a for a in added}))
-        return ImportResult(added, duplicates)
+        return ImportResult(added, duplicates, species_added)
+
+    def _identities(self, recording_ids: Iterable[int]) -> set[tuple]:
+        """Annotation.identity of every label stored on these recordings."""
+        ids = list(recording_ids)
+        found: set[tuple] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self.db.execute(
+                "SELECT recording_id, start_s, end_s, low_hz, high_hz, species, kind FROM annotations "
+                f"WHERE recording_id IN ({', '.join('?' for _ in chunk)})",
+                chunk,
+            )
+            found.update(_identity(*row) for row in rows)
+        return found
+
+    def _insert_many(self, annotations: Sequence[Annotation]) -> list[Annotation]:
+        """Inside a transaction: insert new labels with one statement; returns them with their ids
+        (given here, as SQLite would: after the largest; the transaction holds the write lock)."""
+        if not annotations:
+            return []
+        stamp = now()
+        (first_id,) = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM annotations").fetchone()
+        values = operator.attrgetter(*ANNOTATION_COLUMNS)  # a tuple in column order, made in C
+        rows = []
+        for number, annotation in enumerate(annotations, start=first_id):
+            row = list(values(annotation))
+            row[_ID], row[_CREATED], row[_UPDATED] = number, row[_CREATED] or stamp, stamp
+            rows.append(row)
+        placeholders = ", ".join("?" for _ in ANNOTATION_COLUMNS)
+        self.db.executemany(f"INSERT INTO annotations({', '.join(ANNOTATION_COLUMNS)}) VALUES ({placeholders})", rows)
+        return [Annotation(*row) for row in rows]
 
     def annotations_by_id(self, ids: Sequence[int]) -> list[Annotation]:
         found = []

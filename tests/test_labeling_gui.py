@@ -165,6 +165,20 @@ def test_import_export_and_relink_from_the_window(opened: MainWindow, tmp_path: 
     assert window.project_actions.relink(tmp_path) == 0  # nothing is missing
 
 
+def test_labels_past_the_recordings_end_are_clipped_only_when_the_user_agrees(opened: MainWindow, tmp_path) -> None:
+    window = opened
+    end = window.current.info.duration_s
+    table = tmp_path / "late.txt"
+    table.write_text(f"1\t2\tasbfly\n{end - 1:.3f}\t{end + 3:.3f}\tasbfly\n")
+    asked: list[str] = []
+    assert window.project_actions.import_labels("audacity", [table], ask_clip=lambda text: asked.append(text)) == 0
+    assert len(asked) == 1 and "after the end" in asked[0] and "late.txt:2" in asked[0]
+    assert "Nothing imported" in window.statusBar().currentMessage() and _stored(window) == []
+    assert window.project_actions.import_labels("audacity", [table], ask_clip=lambda text: True) == 2
+    assert "1 clipped to their recording" in window.statusBar().currentMessage()
+    assert max(a.end_s for a in _stored(window)) == pytest.approx(end)
+
+
 def test_alt_shift_drag_labels_a_time_span_over_the_whole_band(opened: MainWindow, qtbot) -> None:
     window = opened
     modifiers = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.AltModifier

@@ -18,6 +18,8 @@ class LabelFileError(ValueError):
     def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems) or [message]
+        #: Some of the problems are labels reaching outside their recording, which clipping mends.
+        self.clippable = False
 
 
 def refusal(problems: Sequence[str], outcome: str = "", hint: str = "") -> LabelFileError:

@@ -175,8 +175,10 @@ def _import_files(
             fitted.append((label, target, values))
         problems += sorted(found, key=lambda problem: _line_of(problem, path))
     if problems:
-        hint = CLIP_HINT if clippable and not clip_to_recording else ""
-        raise refusal(problems, "nothing was imported", hint)
+        clippable = clippable and not clip_to_recording
+        error = refusal(problems, "nothing was imported", CLIP_HINT if clippable else "")
+        error.clippable = clippable
+        raise error
 
     species = _SpeciesNames(project.species_table(), mapping)
     codes: dict[tuple[str, ...], str | None] = {}

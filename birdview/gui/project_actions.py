@@ -32,6 +32,8 @@ class ProjectActions:
         self._project = project
         self._current_path = current_path
         self._changed = changed
+        #: Refusals are also shown in a message box (on while a dialog of this menu is in use).
+        self.show_dialogs = False
         menu.addAction("Import labels…").triggered.connect(self._import_dialog)
         menu.addAction("Export labels…").triggered.connect(self._export_dialog)
         menu.addAction("Relink moved recordings…").triggered.connect(self._relink_dialog)
@@ -46,31 +48,49 @@ class ProjectActions:
         return project
 
     def import_labels(
-        self, fmt: str, files: Sequence[str | Path], ask_add_unknown: Callable[[list[str]], bool] | None = None
+        self,
+        fmt: str,
+        files: Sequence[str | Path],
+        ask_add_unknown: Callable[[list[str]], bool] | None = None,
+        ask_clip: Callable[[str], bool] | None = None,
     ) -> int:
-        """Import into the project; tables that name no recording go to the one shown. Returns the
-        number of labels added (0 when refused; the status bar says why)."""
+        """Import into the project; tables that name no recording go to the one shown. Unknown
+        species and labels reaching outside their recording are put to ``ask_add_unknown`` and
+        ``ask_clip``. Returns the number of labels added (0 when refused; the status bar and,
+        from the dialog, a message box say why)."""
         project = self._require_project()
         if project is None:
             return 0
-        current = self._current_path()
-        try:
+        options: dict[str, bool] = {}
+        while True:
             try:
-                report = import_files(project, fmt, files, recording=current)
+                report = import_files(project, fmt, files, recording=self._current_path(), **options)
+                break
             except UnknownSpeciesError as exc:
-                if ask_add_unknown is None or not ask_add_unknown(list(exc.unknown)):
-                    self._status(f"Nothing imported: {exc}")
-                    return 0
-                report = import_files(project, fmt, files, recording=current, add_unknown=True)
-        except (LabelFileError, ProjectError) as exc:
-            self._status(f"Nothing imported: {exc}")
-            return 0
+                if "add_unknown" in options or ask_add_unknown is None or not ask_add_unknown(list(exc.unknown)):
+                    return self._refused(exc)
+                options["add_unknown"] = True
+            except LabelFileError as exc:
+                if not exc.clippable or ask_clip is None or not ask_clip("\n".join(exc.problems[:10])):
+                    return self._refused(exc)
+                options["clip_to_recording"] = True
+            except ProjectError as exc:
+                return self._refused(exc)
         self._changed()
         self._status(
             f"{report.added} label(s) imported, {report.duplicates} already in the project"
             + (f"; species added: {', '.join(report.species_added)}" if report.species_added else "")
+            + (f"; {report.clipped} clipped to their recording" if report.clipped else "")
+            + (f"; {len(report.warnings)} warning(s): {report.warnings[0]}" if report.warnings else "")
         )
         return report.added
+
+    def _refused(self, error: Exception) -> int:
+        text = str(error)
+        self._status(f"Nothing imported: {text.splitlines()[0]}")
+        if self.show_dialogs:
+            QMessageBox.warning(self.window, "Nothing imported", text)
+        return 0
 
     def export_labels(self, fmt: str, out: str | Path, whole_project: bool) -> list[Path]:
         project = self._require_project()
@@ -107,7 +127,19 @@ class ProjectActions:
             return
         files, _ = QFileDialog.getOpenFileNames(self.window, f"Import {fmt} labels")
         if files:
-            self.import_labels(fmt, files, self._ask_add_unknown)
+            self.show_dialogs = True
+            try:
+                self.import_labels(fmt, files, self._ask_add_unknown, self._ask_clip)
+            finally:
+                self.show_dialogs = False
+
+    def _ask_clip(self, problems: str) -> bool:
+        answer = QMessageBox.question(
+            self.window,
+            "Labels outside their recording",
+            f"{problems}\n\nClip the labels that reach outside their recording to it, and import?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def _ask_add_unknown(self, names: list[str]) -> bool:
         answer = QMessageBox.question(

@@ -4,7 +4,8 @@
 
 Builds a project of short generated recordings (the store never reads audio for these queries)
 with 100 000 labels and, for one model, 1 100 windows x 182 species per recording (10 million
-values), then measures: opening the project; loading the labels and predictions of a visible
+values), then measures: opening the project (which runs PRAGMA quick_check once per process and file
+state, about 7 ms per MB here) and opening it again; loading the labels and predictions of a visible
 range (60 s) of a random recording, median and p95 over 200 ranges; importing a 10 000-row
 Raven table. Baseline in the same run: the same visible-range label query without the index.
 """
@@ -84,9 +85,13 @@ def main() -> None:
         f"{args.recordings * args.windows * 182 / 1e6:.1f} M prediction values"
     )
 
+    database = folder / "project" / "project.sqlite"
     start = time.perf_counter()
     project = Project.open(folder / "project")
     opened = time.perf_counter() - start
+    start = time.perf_counter()
+    Project.open(folder / "project").close()  # a worker thread's open: the file was checked already
+    reopened = time.perf_counter() - start
     recordings = project.recordings()
     version = project.active_model().version
     rng = random.Random(1)
@@ -111,7 +116,11 @@ def main() -> None:
     imported = time.perf_counter() - start
     print("\n| measurement | result | target |")
     print("|---|---|---|")
-    print(f"| open the project | {opened * 1000:.0f} ms | < 1 s |")
+    print(
+        f"| open the project ({database.stat().st_size / 1e6:.0f} MB; quick_check included) | "
+        f"{opened * 1000:.0f} ms | < 1 s |"
+    )
+    print(f"| open it again in the same process (checked already) | {reopened * 1000:.1f} ms | |")
     print(
         f"| labels + predictions of a 60 s view, median / p95 | {np.median(range_ms):.2f} / "
         f"{np.percentile(range_ms, 95):.2f} ms | < 20 ms |"

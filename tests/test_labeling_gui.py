@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLineEdit
 
+from birdview.gui.labels_panel import COLUMNS
 from birdview.gui.main_window import MainWindow
 from birdview.store.project import Annotation, Project
 from tests.conftest import write_tone_file
@@ -189,3 +191,34 @@ def test_alt_shift_drag_labels_a_time_span_over_the_whole_band(opened: MainWindo
     made = window.labeling.add_from_selection("call")
     assert made.whole_band and (made.low_hz, made.high_hz) == (None, None)
     assert _stored(window)[0].whole_band
+
+
+def test_a_labels_note_is_edited_in_the_panel_saved_at_once_and_undone(opened: MainWindow, qtbot) -> None:
+    window = opened
+    recording = window.project.recordings()[0]
+    (label,) = window.project.add_annotations([Annotation(recording.id, 2.0, 3.0, species="asbfly", note="faint")])
+    window.labeling.refresh()
+    panel = window.labeling.panel
+    cell = panel.proxy.index(0, COLUMNS.index("Note"))
+    assert cell.data() == "faint"
+    assert not panel.proxy.index(0, COLUMNS.index("Species")).flags() & Qt.ItemFlag.ItemIsEditable
+
+    panel.table.setFocus()
+    panel.table.setCurrentIndex(cell)
+    QTest.keyClick(panel.table, Qt.Key.Key_F2)  # or a double-click
+    editor = panel.table.viewport().findChild(QLineEdit)
+    assert editor is not None and editor.text() == "faint"
+    qtbot.waitUntil(editor.hasFocus)
+    editor.selectAll()
+    QTest.keyClicks(editor, "a wren, not a flycatcher")  # letters that are shortcuts elsewhere only type here
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: _stored(window)[0].note == "a wren, not a flycatcher")
+    (stored,) = _stored(window)
+    assert (stored.id, stored.species, stored.kind, stored.start_s) == (label.id, "asbfly", "call", 2.0)
+    assert panel.proxy.index(0, COLUMNS.index("Note")).data() == "a wren, not a flycatcher"
+    assert window.project.undo_description == "edit note"
+
+    window.view.setFocus()
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _stored(window)[0].note == "faint"
+    assert panel.proxy.index(0, COLUMNS.index("Note")).data() == "faint"

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QToolBar
 from birdview.gui.annotation_layer import AnnotationLayer
 from birdview.gui.labels_panel import LabelsPanel, SpeciesField
 from birdview.gui.spectrogram_view import SpectrogramView
+from birdview.store.labels import Kind, Status, Verdict, drawn_label
 from birdview.store.project import Annotation, Project, ProjectError, RecordingRow
 
 
@@ -33,12 +34,12 @@ class LabelingController(QObject):
         window.addToolBar(toolbar)
         self.actions: dict[str, QAction] = {}
         for name, text, key, slot in (
-            ("add", "Label the selection", "A", lambda: self.add_from_selection("call")),
-            ("negative", "Hard negative (selection or label)", "N", lambda: self.set_kind_or_add("hard_negative")),
-            ("uncertain", "Uncertain (selection or label)", "U", lambda: self.set_kind_or_add("uncertain")),
+            ("add", "Label the selection", "A", lambda: self.add_from_selection(Kind.CALL)),
+            ("negative", "Hard negative (selection or label)", "N", lambda: self.set_kind_or_add(Kind.HARD_NEGATIVE)),
+            ("uncertain", "Uncertain (selection or label)", "U", lambda: self.set_kind_or_add(Kind.UNCERTAIN)),
             ("relabel", "Relabel with the species field", "R", self.relabel_selected),
-            ("confirm", "Confirm label", "C", lambda: self.set_status("confirmed")),
-            ("reject", "Reject label", "X", lambda: self.set_status("rejected")),
+            ("confirm", "Confirm label", "C", lambda: self.set_status(Status.CONFIRMED)),
+            ("reject", "Reject label", "X", lambda: self.set_status(Status.REJECTED)),
             ("delete", "Delete label", QKeySequence.StandardKey.Delete, self.delete_selected),
             ("undo", "Undo", QKeySequence.StandardKey.Undo, self.undo),
             ("redo", "Redo", "Ctrl+Shift+Z", self.redo),
@@ -47,6 +48,8 @@ class LabelingController(QObject):
         self.layer.moved.connect(self._on_moved)
         self.layer.selected.connect(self._on_selected)
         self.panel.labelActivated.connect(self.jump_to)
+        # Queued: the panel's rows are refilled after the save, not inside the table's own edit.
+        self.panel.noteEdited.connect(self.set_note, Qt.ConnectionType.QueuedConnection)
         self._jump: Callable[[Annotation], None] | None = None
         #: Called with a verdict ("confirm", "reject", "uncertain", "relabel") when a key has no box
         #: or label to act on; the review queue uses it. Returns whether it was handled.
@@ -136,26 +139,11 @@ class LabelingController(QObject):
             return None
         t0, t1, f0, f1 = selection
         nyquist = self.recording.sample_rate / 2
-        whole_band = f0 <= 1.0 and f1 >= nyquist * 0.99
         made: list[Annotation] = []
 
         def add() -> None:
-            made.append(
-                self.project.add_annotation(
-                    Annotation(
-                        self.recording.id,
-                        t0,
-                        t1,
-                        None if whole_band else f0,
-                        None if whole_band else f1,
-                        self._species(),
-                        kind=kind,
-                        status="confirmed" if kind == "call" else "unreviewed",
-                        source="user",
-                    ),
-                    f"add {kind.replace('_', ' ')}",
-                )
-            )
+            label = drawn_label(self.recording.id, t0, t1, f0, f1, self._species(), kind, nyquist_hz=nyquist)
+            made.append(self.project.add_annotation(label, f"add {kind.replace('_', ' ')}"))
 
         if self._edit(add, f"Label saved ({kind.replace('_', ' ')})"):
             self.view.clear_selection()
@@ -172,7 +160,7 @@ class LabelingController(QObject):
                 f"Marked {kind.replace('_', ' ')}",
             )
         else:
-            self.fallback("reject" if kind == "hard_negative" else "uncertain")
+            self.fallback(Verdict.REJECT if kind == Kind.HARD_NEGATIVE else Verdict.UNCERTAIN)
 
     def relabel_selected(self) -> None:
         if self.layer.selected_id is not None:
@@ -180,13 +168,20 @@ class LabelingController(QObject):
                 lambda: self.project.update_annotation(self.layer.selected_id, species=self._species()), "Relabelled"
             )
         else:
-            self.fallback("relabel")
+            self.fallback(Verdict.RELABEL)
 
     def set_status(self, status: str) -> None:
         if self.layer.selected_id is not None:
             self._edit(lambda: self.project.update_annotation(self.layer.selected_id, status=status), status.title())
         else:
-            self.fallback("confirm" if status == "confirmed" else "reject")
+            self.fallback(Verdict.CONFIRM if status == Status.CONFIRMED else Verdict.REJECT)
+
+    def set_note(self, annotation_id: int, note: str) -> None:
+        """Save a label's free-text note (empty text clears it); one undo step."""
+        if self.project is not None:
+            self._edit(
+                lambda: self.project.update_annotations([annotation_id], "edit note", note=note or None), "Note saved"
+            )
 
     def delete_selected(self) -> None:
         if self.layer.selected_id is not None:

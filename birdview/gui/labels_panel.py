@@ -17,9 +17,10 @@ from PySide6.QtWidgets import (
 )
 
 from birdview.spectrogram.ticks import format_time
-from birdview.store.project import KINDS, SOURCES, STATUSES, Annotation
+from birdview.store.labels import Annotation, Kind, Source, Status
 
-COLUMNS = ("Recording", "Start", "End", "Low kHz", "High kHz", "Species", "Kind", "Status", "Source", "Score")
+COLUMNS = ("Recording", "Start", "End", "Low kHz", "High kHz", "Species", "Kind", "Status", "Source", "Score", "Note")
+NOTE = COLUMNS.index("Note")
 ANY = "any"
 
 
@@ -55,9 +56,11 @@ class SpeciesField(QLineEdit):
 
 
 class LabelsPanel(QWidget):
-    """``labelActivated(annotation)`` when a row is clicked."""
+    """``labelActivated(annotation)`` when a row is clicked; ``noteEdited(label id, text)`` when the
+    user edits a label's note (double-click or F2 on the Note cell; the panel saves nothing itself)."""
 
     labelActivated = Signal(object)
+    noteEdited = Signal(int, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,11 +69,11 @@ class LabelsPanel(QWidget):
         filters = QHBoxLayout()
         self.species_filter = QLineEdit(placeholderText="species")
         self.kind_filter = QComboBox()
-        self.kind_filter.addItems([ANY, *KINDS])
+        self.kind_filter.addItems([ANY, *Kind.values()])
         self.status_filter = QComboBox()
-        self.status_filter.addItems([ANY, *STATUSES])
+        self.status_filter.addItems([ANY, *Status.values()])
         self.source_filter = QComboBox()
-        self.source_filter.addItems([ANY, *SOURCES])
+        self.source_filter.addItems([ANY, *Source.values()])
         for widget in (self.species_filter, self.kind_filter, self.status_filter, self.source_filter):
             filters.addWidget(widget)
         layout.addLayout(filters)
@@ -84,7 +87,9 @@ class LabelsPanel(QWidget):
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setColumnHidden(0, True)  # the panel lists the recording on screen
@@ -92,6 +97,7 @@ class LabelsPanel(QWidget):
         self._annotations: dict[int, Annotation] = {}
         self._names: dict[int, str] = {}
         self.table.clicked.connect(self._on_clicked)
+        self.model.itemChanged.connect(self._on_item_changed)
         self.species_filter.textChanged.connect(self.refresh)
         for combo in (self.kind_filter, self.status_filter, self.source_filter):
             combo.currentIndexChanged.connect(self.refresh)
@@ -130,16 +136,18 @@ class LabelsPanel(QWidget):
             ("" if a.low_hz is None else f"{a.low_hz / 1000:.2f}", a.low_hz or 0.0),
             ("" if a.high_hz is None else f"{a.high_hz / 1000:.2f}", a.high_hz or 0.0),
             (a.species or "", a.species or ""),
-            (a.kind, a.kind),
-            (a.status, a.status),
-            (a.source, a.source),
+            (str(a.kind), str(a.kind)),
+            (str(a.status), str(a.status)),
+            (str(a.source), str(a.source)),
             ("" if a.score is None else f"{a.score:.3f}", a.score if a.score is not None else -1.0),
+            (a.note or "", a.note or ""),
         )
         items = []
-        for text, key in values:
+        for column, (text, key) in enumerate(values):
             item = QStandardItem(text)
             item.setData(a.id, Qt.ItemDataRole.UserRole)
             item.setData(key, Qt.ItemDataRole.UserRole + 1)
+            item.setEditable(column == NOTE)
             items.append(item)
         return items
 
@@ -149,6 +157,15 @@ class LabelsPanel(QWidget):
     def annotation_at(self, row: int) -> Annotation:
         annotation_id = self.proxy.index(row, 0).data(Qt.ItemDataRole.UserRole)
         return self._annotations[annotation_id]
+
+    def _on_item_changed(self, item: QStandardItem) -> None:
+        """The user edited a note: say so (the rows are refilled from the project once it is saved)."""
+        annotation_id = item.data(Qt.ItemDataRole.UserRole)
+        if item.column() != NOTE or annotation_id not in self._annotations:
+            return
+        text = item.text()
+        if text != (self._annotations[annotation_id].note or ""):
+            self.noteEdited.emit(annotation_id, text)
 
     def _on_clicked(self, index) -> None:
         annotation_id = index.data(Qt.ItemDataRole.UserRole)

@@ -1,10 +1,8 @@
 """The review queue: candidate detections from a model's predictions, and verdicts on them.
 
-Every verdict is a label committed at once, with source ``model_review``, the model's score and
-version: confirm -> a confirmed call; reject -> a hard negative for that species (what retraining
-learns the model's false alarms from); uncertain -> an uncertain label; relabel -> a hard negative
-for the model's species and a confirmed call of the right one. A new verdict on a window replaces
-the earlier one; a batch of verdicts is one undo step.
+Every verdict is committed at once as the labels ``birdview.store.labels.verdict_labels`` makes
+(source ``model_review``, with the model's score and version, the species reviewed and the
+verdict). A new verdict on a window replaces the earlier one; a batch of verdicts is one undo step.
 """
 
 from __future__ import annotations
@@ -14,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from birdview.store.labels import Source, Verdict, read_verdict, verdict_labels
 from birdview.store.project import Annotation, Project, ProjectError
 
 ORDERS = ("score", "uncertainty", "time")
-VERDICTS = ("confirm", "reject", "uncertain", "relabel")
+VERDICTS = Verdict.values()
 SHOW = ("unreviewed", "reviewed", "all")
 
 
@@ -38,10 +37,10 @@ class Candidate:
 def _verdict_labels(project: Project, version: int) -> dict[tuple[int, float, str], list[Annotation]]:
     """Earlier verdicts on this model's windows, by (recording, start, species reviewed)."""
     found: dict[tuple[int, float, str], list[Annotation]] = {}
-    for label in project.annotations(source="model_review"):
+    for label in project.annotations(source=Source.MODEL_REVIEW):
         if label.model_version != version:
             continue
-        key = (label.recording_id, label.start_s, label.note or label.species)
+        key = (label.recording_id, label.start_s, label.reviewed_species or label.species)
         found.setdefault(key, []).append(label)
     return found
 
@@ -103,7 +102,7 @@ def candidates(
 
 
 def verdict_of(project: Project, candidate: Candidate) -> str | None:
-    return _verdict(_verdict_labels(project, candidate.model_version).get(candidate.key(), []), candidate)
+    return read_verdict(_verdict_labels(project, candidate.model_version).get(candidate.key(), []), candidate.species)
 
 
 def verdicts_of(project: Project, chosen: Sequence[Candidate]) -> list[str | None]:
@@ -111,49 +110,7 @@ def verdicts_of(project: Project, chosen: Sequence[Candidate]) -> list[str | Non
     if not chosen:
         return []
     earlier = _verdict_labels(project, chosen[0].model_version)
-    return [_verdict(earlier.get(c.key(), []), c) for c in chosen]
-
-
-def _verdict(labels: list[Annotation], candidate: Candidate) -> str | None:
-    kinds = {(a.kind, a.species == candidate.species) for a in labels}
-    if not labels:
-        return None
-    if ("call", True) in kinds:
-        return "confirm"
-    if ("call", False) in kinds:
-        return "relabel"
-    if ("uncertain", True) in kinds:
-        return "uncertain"
-    return "reject"
-
-
-def _labels_for(candidate: Candidate, verdict: str, species: str | None, author: str | None) -> list[Annotation]:
-    common = dict(
-        recording_id=candidate.recording_id,
-        start_s=candidate.start_s,
-        end_s=candidate.end_s,
-        source="model_review",
-        score=candidate.score,
-        model_version=candidate.model_version,
-        author=author,
-        note=candidate.species,
-    )
-    if verdict == "confirm":
-        return [Annotation(species=candidate.species, kind="call", status="confirmed", **common)]
-    if verdict == "reject":
-        return [Annotation(species=candidate.species, kind="hard_negative", status="rejected", **common)]
-    if verdict == "uncertain":
-        return [Annotation(species=candidate.species, kind="uncertain", status="unreviewed", **common)]
-    if verdict == "relabel":
-        if not species:
-            raise ProjectError("relabel needs the right species")
-        if species == candidate.species:
-            return _labels_for(candidate, "confirm", None, author)
-        return [
-            Annotation(species=candidate.species, kind="hard_negative", status="rejected", **common),
-            Annotation(species=species, kind="call", status="confirmed", **common),
-        ]
-    raise ProjectError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
+    return [read_verdict(earlier.get(c.key(), []), c.species) for c in chosen]
 
 
 def record_verdicts(
@@ -168,7 +125,7 @@ def record_verdicts(
         return []
     earlier = _verdict_labels(project, chosen[0].model_version)
     remove = [a.id for c in chosen for a in earlier.get(c.key(), [])]
-    add = [label for c in chosen for label in _labels_for(c, verdict, species, author)]
+    add = [label for c in chosen for label in verdict_labels(c, verdict, species, author)]
     description = f"{verdict} {len(chosen)} detection(s)" if len(chosen) > 1 else f"{verdict} detection"
     return project.replace_annotations(remove, add, description)
 

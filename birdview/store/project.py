@@ -27,12 +27,12 @@ from birdview.audio.recording import AudioFileError, RecordingInfo, find_audio_f
 from birdview.store import integrity
 from birdview.store.errors import ProjectDamagedError, ProjectError
 from birdview.store.integrity import DATABASE
+from birdview.store.labels import Annotation, Kind, Source, Status, Verdict, label_identity
 from birdview.store.schema import migrate
 
 __all__ = ["DATABASE", "Annotation", "ModelRow", "Project", "ProjectDamagedError", "ProjectError", "RecordingRow"]
-KINDS = ("call", "hard_negative", "uncertain")
-STATUSES = ("unreviewed", "confirmed", "rejected")
-SOURCES = ("user", "model_review", "import")
+# The choices as plain strings (the rules about them are in birdview.store.labels).
+KINDS, STATUSES, SOURCES = Kind.values(), Status.values(), Source.values()
 _HASH_BLOCK = 1 << 20
 
 
@@ -65,58 +65,6 @@ class RecordingRow:
     channels: int
     start_time: str | None
     site: str | None
-
-
-@dataclass(frozen=True)
-class Annotation:
-    recording_id: int
-    start_s: float
-    end_s: float
-    low_hz: float | None = None
-    high_hz: float | None = None
-    species: str | None = None
-    kind: str = "call"
-    status: str = "unreviewed"
-    source: str = "user"
-    score: float | None = None
-    model_version: int | None = None
-    author: str | None = None
-    note: str | None = None
-    channel: int | None = None
-    id: int | None = None
-    created_at: str = ""
-    updated_at: str = ""
-
-    @property
-    def whole_band(self) -> bool:
-        return self.low_hz is None or self.high_hz is None
-
-    def identity(self) -> tuple:
-        """What makes two labels the same label (for imports that must not duplicate)."""
-        return _identity(
-            self.recording_id, self.start_s, self.end_s, self.low_hz, self.high_hz, self.species, self.kind
-        )
-
-
-def _identity(
-    recording_id: int,
-    start_s: float,
-    end_s: float,
-    low_hz: float | None,
-    high_hz: float | None,
-    species: str | None,
-    kind: str,
-) -> tuple:
-    """Annotation.identity from the columns (for stored labels, without making Annotations)."""
-    return (
-        recording_id,
-        round(start_s, 3),
-        round(end_s, 3),
-        None if low_hz is None else round(low_hz, 3),
-        None if high_hz is None else round(high_hz, 3),
-        species,
-        kind,
-    )
 
 
 ANNOTATION_COLUMNS = tuple(f.name for f in fields(Annotation))
@@ -210,6 +158,15 @@ class Project:
     @classmethod
     def create(cls, folder: str | Path, species: Iterable[str] | None = None) -> Project:
         return cls.open(folder, create=True, species=species)
+
+    @classmethod
+    def open_or_create(cls, folder: str | Path) -> Project:
+        """Open a project; a new one starts with the trainer's default class list (the BirdCLEF
+        2024 species)."""
+        from trainer.classes import load_species
+
+        new = not (Path(folder) / DATABASE).exists()
+        return cls.open(folder, create=True, species=load_species() if new else None)
 
     @property
     def database(self) -> Path:
@@ -427,12 +384,11 @@ class Project:
     # -- annotations -----------------------------------------------------------------------------
 
     def _check(self, annotation: Annotation, known_species: set[str] | None = None) -> None:
-        if annotation.kind not in KINDS:
-            raise ProjectError(f"kind must be one of {', '.join(KINDS)}, not {annotation.kind!r}")
-        if annotation.status not in STATUSES:
-            raise ProjectError(f"status must be one of {', '.join(STATUSES)}, not {annotation.status!r}")
-        if annotation.source not in SOURCES:
-            raise ProjectError(f"source must be one of {', '.join(SOURCES)}, not {annotation.source!r}")
+        Kind.parse(annotation.kind)
+        Status.parse(annotation.status)
+        Source.parse(annotation.source)
+        if annotation.verdict is not None:
+            Verdict.parse(annotation.verdict)
         # Defence in depth: whatever made the label (an import, the GUI, a review), the store keeps
         # no number that would break the views, exports or the trainer later.
         for name, value in (
@@ -579,7 +535,7 @@ class Project:
                 f"WHERE recording_id IN ({', '.join('?' for _ in chunk)})",
                 chunk,
             )
-            found.update(_identity(*row) for row in rows)
+            found.update(label_identity(*row) for row in rows)
         return found
 
     def _insert_many(self, annotations: Sequence[Annotation]) -> list[Annotation]:

@@ -7,8 +7,46 @@ place, inside one transaction, so an interrupted upgrade leaves the old version 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+from typing import NamedTuple
 
-MIGRATIONS: list[str] = [
+from birdview.store.labels import Source, read_verdict
+
+
+class _Judged(NamedTuple):
+    kind: str
+    species: str | None
+
+
+def _review_columns(connection: sqlite3.Connection) -> None:
+    """5: the species a review label answers and its verdict get columns of their own. Until now
+    the species was kept in ``note`` (free text); it moves out and ``note`` is left empty, and the
+    verdict is read from the labels of each reviewed detection as the review queue read it."""
+    connection.execute("ALTER TABLE annotations ADD COLUMN reviewed_species TEXT")
+    connection.execute("ALTER TABLE annotations ADD COLUMN verdict TEXT")
+    connection.execute(
+        "UPDATE annotations SET reviewed_species = coalesce(nullif(note, ''), species), note = NULL WHERE source = ?",
+        (Source.MODEL_REVIEW.value,),
+    )
+    detections: dict[tuple, list[tuple[int, _Judged]]] = {}
+    for label_id, version, recording_id, start_s, reviewed, kind, species in connection.execute(
+        "SELECT id, model_version, recording_id, start_s, reviewed_species, kind, species FROM annotations "
+        "WHERE source = ?",
+        (Source.MODEL_REVIEW.value,),
+    ):
+        detections.setdefault((version, recording_id, start_s, reviewed), []).append((label_id, _Judged(kind, species)))
+    connection.executemany(
+        "UPDATE annotations SET verdict = ? WHERE id = ?",
+        [
+            (str(read_verdict([judged for _, judged in labels], key[-1])), label_id)
+            for key, labels in detections.items()
+            for label_id, _ in labels
+        ],
+    )
+
+
+#: Each step is SQL statements, or a function run on the connection, inside one transaction.
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 1: the first schema
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -88,6 +126,8 @@ MIGRATIONS: list[str] = [
     INSERT OR IGNORE INTO meta(key, value) VALUES ('project_id', lower(hex(randomblob(16))));
     INSERT OR IGNORE INTO meta(key, value) VALUES ('edits', '0')
     """,
+    # 5: review labels keep the species reviewed and the verdict in columns of their own, not in note
+    _review_columns,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -113,11 +153,15 @@ def migrate(connection: sqlite3.Connection) -> int:
             f"this project was written by a newer birdview (schema {found}; this one knows {SCHEMA_VERSION})"
         )
     for version in range(found + 1, SCHEMA_VERSION + 1):
-        statements = [s.strip() for s in MIGRATIONS[version - 1].split(";") if s.strip()]
+        step = MIGRATIONS[version - 1]
         connection.execute("BEGIN IMMEDIATE")
         try:
-            for statement in statements:
-                connection.execute(statement)
+            if callable(step):
+                step(connection)
+            else:
+                for statement in (s.strip() for s in step.split(";")):
+                    if statement:
+                        connection.execute(statement)
             connection.execute(
                 "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",

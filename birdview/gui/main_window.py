@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -35,6 +34,7 @@ from birdview.gui.retrain_panel import RetrainController
 from birdview.gui.review_panel import ReviewController
 from birdview.gui.scoring_controller import ScoringController
 from birdview.gui.spectrogram_view import SpectrogramView
+from birdview.gui.workers import WorkerPool
 from birdview.review.tracks import visible_tracks
 from birdview.spectrogram.cache import TileDiskCache
 from birdview.spectrogram.service import TileService
@@ -49,9 +49,15 @@ _ZOOM_STEP = 2.0
 NO_AUDIO_TEXT = "No audio output device: playback off"
 
 
-class _ProbeBridge(QObject):
-    probed = Signal(object, object)  # RecordingInfo, content hash (None without a project)
-    failed = Signal(object, str)
+def _probe(path: Path, with_hash: bool) -> tuple[RecordingInfo, str | None]:
+    """On a worker thread: the file's facts and, for a project, its content hash; a file that
+    cannot be read raises with the problem as the message."""
+    try:
+        return probe(path), content_hash(path) if with_hash else None
+    except AudioFileError as exc:
+        raise ValueError(exc.problem) from None
+    except Exception as exc:
+        raise ValueError(f"cannot be read ({exc})") from None
 
 
 def audio_output_status() -> str | None:
@@ -87,11 +93,7 @@ class MainWindow(QMainWindow):
         self.problems: list[str] = []
         self.project: Project | None = None
         self.project_rows: dict[Path, RecordingRow] = {}
-        self._pending_probes = 0
-        self._probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="probe")
-        self._probe_bridge = _ProbeBridge()
-        self._probe_bridge.probed.connect(self._on_probed)
-        self._probe_bridge.failed.connect(self._on_probe_failed)
+        self._probes = WorkerPool("probe", max_threads=2, owner=self)
 
         self.view = SpectrogramView(self.tiles)
         self.view.set_spectrogram_settings(spectrogram_settings)
@@ -241,25 +243,14 @@ class MainWindow(QMainWindow):
             path = Path(path).absolute()
             if self.recordings_panel.has(path):
                 continue
-            self._pending_probes += 1
             self.recordings_panel.add_pending(path)
-            self._probe_pool.submit(self._probe, path, self.project is not None)
-        if not self.recordings_panel.paths() and not self._pending_probes:
+            worker = self._probes.run(_probe, path, self.project is not None)
+            worker.result.connect(lambda probed: self._on_probed(*probed))
+            worker.error.connect(lambda problem, path=path: self._on_probe_failed(path, problem))
+        if not self.recordings_panel.paths() and not self.probes_pending:
             self.statusBar().showMessage("No audio files found in " + ", ".join(str(p) for p in paths))
 
-    def _probe(self, path: Path, with_hash: bool) -> None:
-        try:
-            info = probe(path)
-            digest = content_hash(path) if with_hash else None
-        except AudioFileError as exc:
-            self._probe_bridge.failed.emit(path, exc.problem)
-        except Exception as exc:
-            self._probe_bridge.failed.emit(path, f"cannot be read ({exc})")
-        else:
-            self._probe_bridge.probed.emit(info, digest)
-
     def _on_probed(self, info: RecordingInfo, digest: str | None) -> None:
-        self._pending_probes -= 1
         if self.project is not None and digest is not None:
             try:
                 self.project_rows[info.path] = self.project.add_probed(info, digest)
@@ -273,7 +264,6 @@ class MainWindow(QMainWindow):
         self._show_first_openable()
 
     def _on_probe_failed(self, path: Path, problem: str) -> None:
-        self._pending_probes -= 1
         self.recordings_panel.add_failure(path, problem)
         self._report_problem(path, problem)
         self._show_first_openable()
@@ -297,7 +287,7 @@ class MainWindow(QMainWindow):
 
     @property
     def probes_pending(self) -> bool:
-        return self._pending_probes > 0
+        return self._probes.active > 0
 
     def show_recording(self, path: Path) -> None:
         recording = self.recordings.get(Path(path))
@@ -324,12 +314,9 @@ class MainWindow(QMainWindow):
         """Open (or create) a project and list its recordings; new files dropped in are added to it.
         A project that cannot be opened (damaged, not a project) is named in a message and left
         as it is; the project open before stays open."""
-        from trainer.classes import load_species
-
         folder = Path(folder).absolute()
-        new = not (folder / "project.sqlite").exists()
         try:
-            project = Project.open(folder, create=True, species=load_species() if new else None)
+            project = Project.open_or_create(folder)
         except ProjectError as exc:
             self._report_project_problem(folder, str(exc))
             return None
@@ -628,7 +615,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             if answer == QMessageBox.StandardButton.Yes:
-                self.retrain.job.job.cancel()
+                self.retrain.job.process.cancel()
         self.shutdown()
         super().closeEvent(event)
 
@@ -637,7 +624,7 @@ class MainWindow(QMainWindow):
         self.scoring.shutdown()
         self.overview.shutdown()
         self.tiles.shutdown()
-        self._probe_pool.shutdown(wait=False, cancel_futures=True)
+        self._probes.close()
         for recording in self.recordings.values():
             recording.close()
         if self.project is not None:

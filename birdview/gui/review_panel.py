@@ -7,9 +7,8 @@ on that instead (the Labels menu).
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from birdview.gui.workers import WorkerPool
 from birdview.review.queue import ORDERS, Candidate, progress, queue_with_progress, record_verdicts, verdicts_of
 from birdview.spectrogram.ticks import format_time
 from birdview.store.project import Project, ProjectError
@@ -80,7 +80,6 @@ class ReviewPanel(QWidget):
 class ReviewController(QObject):
     candidateShown = Signal(object)
     thresholdApplied = Signal(str, float)
-    loaded = Signal(object)  # (queue result, navigate) from the worker thread
 
     def __init__(
         self,
@@ -99,7 +98,7 @@ class ReviewController(QObject):
         self._species_code, self._changed = species_code, changed
         self.queue: list[Candidate] = []
         self.position = -1
-        self.loaded.connect(self._on_loaded)
+        self._workers = WorkerPool("review-queue", owner=self)
         for text, key, slot in (
             ("Confirm detection", "Y", lambda: self.verdict("confirm")),
             ("Next candidate", "S", lambda: self.step(1)),
@@ -176,14 +175,11 @@ class ReviewController(QObject):
             self._apply(self._compute(project, model.version, options), navigate)
             return
         folder, version = project.folder, model.version
-
-        def run() -> None:
-            with Project.open(folder) as own:
-                result = self._compute(own, version, options)
-            with contextlib.suppress(RuntimeError):  # the window closed meanwhile: nobody waits for it
-                self.loaded.emit((folder, version, result, navigate))
-
-        threading.Thread(target=run, name="review-queue", daemon=True).start()
+        worker = self._workers.run(
+            self._compute, version, options, project=folder, wanted=lambda: self._still_wanted(folder, version)
+        )
+        worker.result.connect(lambda result: self._apply(result, navigate))
+        worker.error.connect(lambda message: self._apply(message, navigate))
 
     def _compute(self, project: Project, version: int, options: dict) -> tuple[list[Candidate], int, int] | str:
         try:
@@ -191,14 +187,11 @@ class ReviewController(QObject):
         except ProjectError as exc:
             return str(exc)
 
-    def _on_loaded(self, result: tuple) -> None:
-        folder, version, queue, navigate = result
+    def _still_wanted(self, folder: Path, version: int) -> bool:
         project = self._project()
         model = project.active_model() if project is not None else None
         # The project may have been closed or switched, or another model activated, meanwhile.
-        if project is None or project.folder != folder or model is None or model.version != version:
-            return
-        self._apply(queue, navigate)
+        return project is not None and project.folder == folder and model is not None and model.version == version
 
     def _apply(self, result: tuple[list[Candidate], int, int] | str, navigate: bool) -> None:
         if isinstance(result, str):

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QProgressBar, QPushButton
 
+from birdview.gui.workers import Worker, WorkerPool
 from birdview.jobs.scoring import (
     ScoringProgress,
     ScoringResult,
@@ -21,12 +22,6 @@ from birdview.jobs.scoring import (
 from birdview.store.project import Project, ProjectError
 
 BF16_KEY = "scoring/bf16"
-
-
-class _Bridge(QObject):
-    progress = Signal(object)
-    finished = Signal(object)
-    failed = Signal(str)
 
 
 class ScoringController(QObject):
@@ -45,10 +40,9 @@ class ScoringController(QObject):
         self._project = project
         self._changed = changed
         self._scored_more = scored_more or changed
-        self._thread: threading.Thread | None = None
-        self._preparing: dict[tuple[Path, int], threading.Thread] = {}
-        self._stop_preparing = threading.Event()
-        self._cancel = threading.Event()
+        self._workers = WorkerPool("scoring", owner=self)
+        self._task: Worker | None = None
+        self._preparing: dict[tuple[Path, int], Worker] = {}
         self.last_result: ScoringResult | None = None
         self.progress_bar = QProgressBar()
         self.progress_bar.setMaximumWidth(260)
@@ -58,10 +52,6 @@ class ScoringController(QObject):
         self.cancel_button.clicked.connect(self.cancel)
         window.statusBar().addPermanentWidget(self.progress_bar)
         window.statusBar().addPermanentWidget(self.cancel_button)
-        self._bridge = _Bridge()
-        self._bridge.progress.connect(self._on_progress)
-        self._bridge.finished.connect(self._on_finished)
-        self._bridge.failed.connect(self._on_failed)
         menu.addAction("Add model…").triggered.connect(self._add_dialog)
         menu.addAction("Score unscored recordings").triggered.connect(self.start)
         self.bf16_action = menu.addAction("Fast scoring in bf16 (CPUs with AVX-512 BF16 or AMX)")
@@ -79,7 +69,7 @@ class ScoringController(QObject):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._task is not None and self._task.active
 
     def add(self, path: str | Path) -> int | None:
         project = self._project()
@@ -103,28 +93,17 @@ class ScoringController(QObject):
             return
         key = (project.folder, version)
         if key not in self._preparing:
-            thread = threading.Thread(
-                target=prepare_fast_copy,
-                args=key,
-                kwargs={"cancel": self._stop_preparing},
-                name=f"prepare-model-{version}",
-                daemon=True,
+            worker = self._workers.run(prepare_fast_copy, *key, cancellable=True)
+            worker.error.connect(
+                lambda message: self.window.statusBar().showMessage(
+                    f"Model version {version} is scored without its fast copy: {message}"
+                )
             )
-            self._preparing[key] = thread
-            thread.start()
+            self._preparing[key] = worker
 
     def wait_prepared(self, timeout: float | None = None) -> None:
-        for thread in list(self._preparing.values()):
-            thread.join(timeout)
-
-    def _wait_prepared(self, folder: Path, version: int | None) -> None:
-        if version is None:
-            with Project.open(folder) as own:
-                active = own.active_model()
-            version = active.version if active is not None else None
-        thread = self._preparing.get((folder, version)) if version is not None else None
-        if thread is not None:
-            thread.join()
+        for worker in list(self._preparing.values()):
+            worker.wait(timeout)
 
     def _add_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Add a model", "", "Models (*.ckpt *.onnx)")
@@ -138,44 +117,39 @@ class ScoringController(QObject):
             return False
         folder = project.folder
         precision = "bf16" if self.bf16_action.isChecked() else "fp32"
-        self._cancel.clear()
+        active = project.active_model() if version is None else None
+        preparing = self._preparing.get((folder, version if active is None else active.version))
         self.progress_bar.setValue(0)
         self.progress_bar.show()
         self.cancel_button.show()
 
-        def run() -> None:
-            try:
-                self._wait_prepared(folder, version)
-                result = score(
-                    folder,
-                    version,
-                    cancel=self._cancel,
-                    on_progress=self._bridge.progress.emit,
-                    chunk_windows=chunk_windows,
-                    precision=precision,
-                )
-            except (ProjectError, ValueError, OSError) as exc:
-                self._bridge.failed.emit(str(exc))
-            else:
-                self._bridge.finished.emit(result)
+        def run(progress: Callable[[ScoringProgress], None], cancel: threading.Event) -> ScoringResult:
+            if preparing is not None:
+                preparing.wait()  # score with the model's fast copy once it is made
+            return score(
+                folder, version, cancel=cancel, on_progress=progress, chunk_windows=chunk_windows, precision=precision
+            )
 
-        self._thread = threading.Thread(target=run, name="scoring", daemon=True)
-        self._thread.start()
+        self._task = self._workers.run(run, progress=True, cancellable=True)
+        self._task.progress.connect(self._on_progress)
+        self._task.result.connect(self._on_finished)
+        self._task.error.connect(self._on_failed)
         return True
 
     def cancel(self) -> None:
-        self._cancel.set()
+        if self._task is not None:
+            self._task.cancel()
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop scoring and any model export still running (its copy is made again next time)."""
-        self._cancel.set()
-        self._stop_preparing.set()
+        """Stop scoring and any model export still running (its copy is made again next time);
+        what they would still report is dropped."""
+        self._workers.close()
         self.wait(timeout)
         self.wait_prepared(timeout)
 
     def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._task is not None:
+            self._task.wait(timeout)
 
     def _on_progress(self, progress: ScoringProgress) -> None:
         self.progress_bar.setMaximum(max(1, progress.windows_total))

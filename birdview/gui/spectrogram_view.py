@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPen
 
 from birdview.audio.recording import Recording
 from birdview.gui.axes import FrequencyAxis, TimeAxis
 from birdview.gui.colormaps import lookup_table
+from birdview.gui.workers import GuiCallback
 from birdview.spectrogram.service import TileService
 from birdview.spectrogram.settings import DisplaySettings, SpectrogramSettings
 from birdview.spectrogram.tiles import (
@@ -26,13 +27,6 @@ MIN_SPAN_S = 0.25
 LEFT_AXIS_WIDTH = 64
 _PREFETCH_FRACTION = 0.5
 _MAX_ITEMS = 96
-
-
-class _TileBridge(QObject):
-    """Carries results from worker threads to the GUI thread (queued signal)."""
-
-    ready = Signal(object)
-    failed = Signal(object, object)
 
 
 class SpectrogramViewBox(pg.ViewBox):
@@ -103,9 +97,9 @@ class SpectrogramView(pg.PlotWidget):
         self._wanted: set[TileKey] = set()
         self._visible: list[TileKey] = []
         self._level = 0
-        self._bridge = _TileBridge()
-        self._bridge.ready.connect(self._on_tile)
-        self._bridge.failed.connect(self._on_tile_failed)
+        # The tile service calls these on its own threads; the tiles are drawn on the GUI thread.
+        self._tile_ready = GuiCallback(self._on_tile, parent=self)
+        self._tile_failed = GuiCallback(self._on_tile_failed, parent=self)
         self._update_timer = QTimer(self, singleShot=True, interval=0)
         self._update_timer.timeout.connect(self._update_tiles)
         self.getPlotItem().hideButtons()
@@ -331,7 +325,7 @@ class SpectrogramView(pg.PlotWidget):
         self._visible = visible
         wanted = self._visible + prefetch
         self._wanted = set(wanted)
-        ready = self.tiles.request(recording, wanted, self._bridge.ready.emit, self._bridge.failed.emit)
+        ready = self.tiles.request(recording, wanted, self._tile_ready, self._tile_failed)
         for tile in ready:
             self._show_tile(tile)
         self._prune()

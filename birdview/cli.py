@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from birdview.audio.recording import AudioFileError, find_audio_files, probe
 from birdview.spectrogram.ticks import format_time
+
+if TYPE_CHECKING:
+    from birdview.jobs.child_process import JobEvent
 
 SUBCOMMANDS = ("info", "add", "import", "export", "relink", "models", "score", "detections", "retrain", "recover")
 
@@ -56,9 +60,8 @@ def _info(argv: list[str]) -> int:
 
 def _open_project(folder: Path, create: bool = False):
     from birdview.store.project import Project
-    from trainer.classes import load_species
 
-    project = Project.open(folder, create=create, species=load_species() if create else None)
+    project = Project.open_or_create(folder) if create else Project.open(folder)
     project.backup_if_due()
     return project
 
@@ -179,14 +182,15 @@ def _import(argv: list[str]) -> int:
 
 def _export(argv: list[str]) -> int:
     from birdview.formats.transfer import EXPORT_FORMATS, export
+    from birdview.store.labels import Kind, Status
 
     parser = argparse.ArgumentParser(prog="birdview export", description="Export a project's labels.")
     parser.add_argument("--project", type=Path, required=True)
     parser.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     parser.add_argument("--out", type=Path, required=True, help="a file, or a folder for per-recording tables/clips")
     parser.add_argument("--species", help="only this species")
-    parser.add_argument("--kind", choices=["call", "hard_negative", "uncertain"])
-    parser.add_argument("--status", choices=["unreviewed", "confirmed", "rejected"])
+    parser.add_argument("--kind", choices=Kind.values())
+    parser.add_argument("--status", choices=Status.values())
     parser.add_argument("--pad", type=float, default=0.0, help="clips: seconds added on each side")
     args = parser.parse_args(argv)
     with _open_project(args.project) as project:
@@ -306,22 +310,22 @@ def _retrain(argv: list[str]) -> int:
     parser.add_argument("--epochs", type=int)
     args = parser.parse_args(argv)
 
-    def report(event: dict) -> None:
-        if event.get("stage") in ("train", "validate"):
-            text = {k: event[k] for k in ("stage", "epoch", "step", "total", "loss", "metrics") if k in event}
+    def report(event: JobEvent) -> None:
+        text = _training_progress(event)
+        if text is not None:
             print(f"birdview retrain: {text}", file=sys.stderr)
 
     with _open_project(args.project) as project:
         job = start_retrain(project, args.mode, args.base_data, args.epochs, on_event=report)
         try:
-            state = job.job.wait()
+            state = job.process.wait()
         except KeyboardInterrupt:
-            job.job.cancel()
-            state = job.job.wait()
+            job.process.cancel()
+            state = job.process.wait()
         if state.state != "done":
             print(f"birdview retrain: {state.state}: {state.message}", file=sys.stderr)
             return 1
-        model = register_result(project, job.job.folder)
+        model = register_result(project, job.process.folder)
         new, old = model.metrics.get("new", {}), model.metrics.get("old", {})
         print(
             f"model version {model.version} (from {model.parent}): validation ROC-AUC {new.get('roc_auc'):.3f}"
@@ -330,6 +334,23 @@ def _retrain(argv: list[str]) -> int:
         )
         print(model.path)
     return 0
+
+
+def _training_progress(event: JobEvent) -> str | None:
+    """A training job's progress event as a line for the terminal; None for other events."""
+    from trainer.progress import Started, TrainStep, Validated
+
+    def number(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.4f}"
+
+    if isinstance(event, Started):
+        return f"training started: epoch {event.epoch}, {event.total} steps"
+    if isinstance(event, TrainStep):
+        return f"epoch {event.epoch}, step {event.step}/{event.total}, loss {number(event.loss)}"
+    if isinstance(event, Validated):
+        metrics = ", ".join(f"{name} {number(value)}" for name, value in sorted(event.metrics.items()))
+        return f"epoch {event.epoch}, step {event.step}/{event.total}, validation: {metrics}"
+    return None
 
 
 HEADLESS = {

@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from birdview.jobs.retrain import compare, register_result, running_jobs, start_retrain
+from birdview.jobs.child_process import ChildProcessJob, JobFinished, trainer_command
+from birdview.jobs.retrain import compare, register_finished_jobs, register_result, running_jobs, start_retrain
 from birdview.jobs.scoring import add_model, score
-from birdview.jobs.training import TrainingJob, trainer_command
 from birdview.review.queue import candidates, record_verdicts
 from birdview.store.project import Project, ProjectError
 from tests.synthetic_birds import RATE, SPECIES, make_dataset, recording, write_audio
 from trainer.augment import AugmentConfig
 from trainer.config import TrainConfig
+from trainer.progress import TrainStep
 from trainer.train import fit
 
 TINY = {
@@ -102,10 +103,12 @@ def test_quick_retrain_on_hard_negatives_cuts_false_alarms(base_model: Path, tmp
     job = start_retrain(project, "quick", on_event=events.append)
     with pytest.raises(ProjectError, match="already running"):
         start_retrain(project, "quick")  # two jobs at once are refused
-    state = job.job.wait(300)
+    state = job.process.wait(300)
     assert state.state == "done", state.message
-    assert any(e["stage"] == "train" for e in events) and events[-1]["stage"] == "finished"
-    model = register_result(project, job.job.folder)
+    assert any(isinstance(e, TrainStep) for e in events) and events[-1] == JobFinished("done", None, state.checkpoint)
+    picked_up = register_finished_jobs(project)  # what opening the project does
+    assert picked_up.problems == [] and len(picked_up.models) == 1
+    model = picked_up.models[0]
     assert model.parent == 1 and model.version == 2 and not model.active
     assert len(model.training_labels) > 0 and Path(model.log_path).exists()
     assert model.metrics["new"]["false_alarm_rate"] < model.metrics["old"]["false_alarm_rate"]
@@ -118,12 +121,13 @@ def test_quick_retrain_on_hard_negatives_cuts_false_alarms(base_model: Path, tmp
     assert project.active_model().version == 2
     project.activate_model(1)
     assert project.active_model().version == 1
-    assert register_result(project, job.job.folder).version == 2  # registered once
+    assert register_result(project, job.process.folder).version == 2  # registered once
+    assert register_finished_jobs(project).models == []
 
     # The comparison from the scores the quick job saved equals running both models again.
-    from birdview.jobs.retrain import HeldOut, _saved_scores
+    from birdview.jobs.retrain import HeldOut
 
-    assert _saved_scores(model.path, base_model, HeldOut.read(job.data.folder)) is not None
+    assert HeldOut.read(job.data.folder).saved_scores(model.path, base_model) is not None
     saved = compare(model.path, base_model, job.data.folder)
     (model.path.parent.parent / "validation_scores.npz").unlink()
     rerun = compare(model.path, base_model, job.data.folder)
@@ -158,7 +162,7 @@ def test_retrain_cli_prints_the_new_checkpoint(base_model: Path, tmp_path: Path)
 
 
 def test_a_killed_job_is_marked_failed_with_its_log(tmp_path: Path) -> None:
-    job = TrainingJob(tmp_path / "job")
+    job = ChildProcessJob(tmp_path / "job")
     script = (
         'import time, sys; print(\'{"stage": "train", "step": 1}\', flush=True); '
         "print('training...', file=sys.stderr, flush=True); time.sleep(60)"
@@ -167,14 +171,14 @@ def test_a_killed_job_is_marked_failed_with_its_log(tmp_path: Path) -> None:
     deadline = time.time() + 20
     while not job.events and time.time() < deadline:
         time.sleep(0.05)
-    assert job.events == [{"stage": "train", "step": 1}]
+    assert job.events == [TrainStep(step=1)]
     os.kill(job.read_state().pid, signal.SIGKILL)
     state = job.wait(20)
     assert state.state == "failed" and "killed" in state.message and "training..." in state.message
 
 
 def test_a_crashing_trainer_is_failed_and_nothing_else_changes(tmp_path: Path) -> None:
-    job = TrainingJob(tmp_path / "job")
+    job = ChildProcessJob(tmp_path / "job")
     job.start(
         trainer_command(
             [
@@ -194,7 +198,7 @@ def test_a_crashing_trainer_is_failed_and_nothing_else_changes(tmp_path: Path) -
 
 
 def test_cancel_stops_the_job(tmp_path: Path) -> None:
-    job = TrainingJob(tmp_path / "job")
+    job = ChildProcessJob(tmp_path / "job")
     job.start([sys.executable, "-c", "import time; time.sleep(60)"])
     time.sleep(0.5)
     job.cancel(grace_s=5)
@@ -204,10 +208,12 @@ def test_cancel_stops_the_job(tmp_path: Path) -> None:
 def test_a_job_that_finished_while_the_app_was_closed_is_picked_up(tmp_path: Path) -> None:
     project = Project.create(tmp_path / "project", species=[])
     folder = project.folder / "jobs" / "20260101-000000"
-    job = TrainingJob(folder)
+    job = ChildProcessJob(folder)
     job.start([sys.executable, "-c", 'print(\'{"stage": "done", "checkpoint": "/x.ckpt"}\')'])
     job._process.wait(20)
     job._stop_following.set()
-    assert TrainingJob(folder).read_state().state in ("running", "done")
+    assert ChildProcessJob(folder).read_state().state in ("running", "done")
     assert running_jobs(project) == []  # recovering settles it
-    assert TrainingJob(folder).read_state().state == "done"
+    assert ChildProcessJob(folder).read_state().state == "done"
+    picked_up = register_finished_jobs(project)  # its checkpoint is not there: said, not raised
+    assert picked_up.models == [] and len(picked_up.problems) == 1 and folder.name in picked_up.problems[0]

@@ -28,8 +28,8 @@ def window(qtbot, tmp_path: Path, fake_streams, checkpoint: Path):
     with qtbot.waitSignal(win.scoring.finished, timeout=120_000):
         win.scoring.start()
     yield win
-    if win.retrain.job is not None and win.retrain.job.job.running:
-        win.retrain.job.job.cancel(grace_s=1)
+    if win.retrain.job is not None and win.retrain.job.process.running:
+        win.retrain.job.process.cancel(grace_s=1)
     win.shutdown()
 
 
@@ -83,7 +83,7 @@ def test_cancel_and_kill_leave_the_app_and_the_model_alone(window: MainWindow, q
     with qtbot.waitSignal(retrain.finished, timeout=120_000):
         assert retrain.start("full", epochs=50)
         qtbot.waitUntil(lambda: len(retrain._losses) > 0, timeout=120_000)
-        os.kill(retrain.job.job.read_state().pid, signal.SIGKILL)
+        os.kill(retrain.job.process.read_state().pid, signal.SIGKILL)
     assert "failed" in retrain.panel.state.text() and "killed" in retrain.panel.state.text()
     assert window.project.active_model().version == 1 and len(window.project.models()) == 1
     window.view.zoom(0.5)  # the window still works
@@ -103,3 +103,24 @@ def test_advanced_settings_hold_out_the_recordings_the_user_picks(window: MainWi
     chosen = window.project.recordings()[2].id
     assert retrain.job.data.valid_recordings == [chosen]
     assert blocker.args[0] is not None and blocker.args[0].metrics["new"]["clips"] == 6
+
+
+def test_a_job_that_finished_while_the_app_was_closed_is_picked_up_in_the_background(qtbot, tmp_path: Path) -> None:
+    """Opening the project registers finished jobs off the GUI thread; one that cannot be
+    registered (here: its training set is gone) is reported, not raised."""
+    from PySide6.QtCore import QSettings
+
+    from birdview.jobs.child_process import DONE, ChildProcessJob, JobState
+    from birdview.store.project import Project
+
+    Project.create(tmp_path / "project", species=[]).close()
+    job = ChildProcessJob(tmp_path / "project" / "jobs" / "20260101-000000")
+    job.folder.mkdir(parents=True)
+    job.write_state(JobState(DONE, ["fit"], checkpoint=str(tmp_path / "best.ckpt"), extra={"data": "/gone"}))
+    settings = QSettings(str(tmp_path / "birdview.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, stream_factory=lambda *args: None)
+    qtbot.addWidget(win)
+    win.open_project(tmp_path / "project")
+    qtbot.waitUntil(lambda: "Not added: 20260101-000000" in win.statusBar().currentMessage(), timeout=30_000)
+    assert win.retrain.panel.versions.rowCount() == 0
+    win.shutdown()

@@ -229,6 +229,80 @@ def test_progress_lines_are_strict_json() -> None:
     }
 
 
+def test_every_progress_event_reads_back_as_itself() -> None:
+    import io
+
+    from trainer import progress
+    from trainer.progress import (
+        Done,
+        Failed,
+        PredictDone,
+        PredictStep,
+        Started,
+        TrainStep,
+        Validated,
+        Warned,
+        emit,
+        parse_event,
+    )
+
+    events = [
+        Started(epoch=0, step=0, total=40),
+        TrainStep(epoch=1, step=7, total=40, loss=0.5, eta_s=3.25),
+        TrainStep(epoch=1, step=8, total=40),
+        Validated(epoch=1, step=8, total=40, metrics={"val_roc_auc": 0.75, "val_top5": None}),
+        Done(checkpoint="/run/checkpoints/best.ckpt", metrics={"val_roc_auc": 0.75}),
+        PredictStep(step=0, total=2, file="a.wav"),
+        PredictDone(out="scores.parquet", windows=12, skipped=["b.wav: empty"]),
+        Warned(message="b.wav: decoding stops at 30.0 s"),
+        Failed(message="x/train_metadata.csv: not found"),
+    ]
+    assert {type(e) for e in events} == set(progress.EVENT_TYPES)  # every kind of event
+    for event in events:
+        stream = io.StringIO()
+        emit(event, stream)
+        assert parse_event(stream.getvalue()) == event
+    # A metric that is NaN is written as null, and reads back as None.
+    nan = Validated(epoch=0, metrics={"val_roc_auc": float("nan")})
+    assert parse_event(progress.json_line(nan)).metrics == {"val_roc_auc": None}
+
+
+def test_progress_lines_of_earlier_versions_still_read() -> None:
+    from trainer.progress import Done, Started, TrainStep, Validated, parse_event
+
+    # The wire format is the one job folders already hold: same stages and field names.
+    assert parse_event('{"stage": "train", "event": "start", "epoch": 0, "step": 0, "total": 9}') == Started(0, 0, 9)
+    head_only = '{"stage": "train", "epoch": 2, "step": 5, "total": 9, "loss": 0.125}'  # no eta_s
+    assert parse_event(head_only) == TrainStep(epoch=2, step=5, total=9, loss=0.125)
+    assert parse_event('{"stage": "validate", "epoch": 0, "metrics": {"val_roc_auc": 1}}') == Validated(
+        epoch=0, metrics={"val_roc_auc": 1}
+    )
+    assert parse_event('{"stage": "done", "checkpoint": "/x.ckpt", "later": "field"}\n') == Done("/x.ckpt")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "Epoch 1: 100%|##########| 6/6",  # a stray print
+        '{"stage": "train", "step": 1',  # cut short
+        "[1, 2]",
+        '"done"',
+        '{"step": 1}',  # no stage
+        '{"stage": "unheard-of", "step": 1}',
+        '{"stage": "done"}',  # neither a fit's nor a predict's: no checkpoint, no out
+        '{"stage": "train", "loss": "low"}',  # a field of the wrong type
+        '{"stage": "train", "step": true}',
+        '{"stage": "error", "message": null}',
+        '{"stage": "validate", "metrics": [0.5]}',
+    ],
+)
+def test_a_line_that_is_not_an_event_is_skipped(line: str) -> None:
+    from trainer.progress import parse_event
+
+    assert parse_event(line) is None
+
+
 def test_auto_engine_prefers_a_gpu_then_openvino(monkeypatch: pytest.MonkeyPatch) -> None:
     from trainer import inference
 

@@ -15,7 +15,7 @@ from trainer.inference import ENGINE_HELP, ENGINES, InferenceError
 from trainer.model import PretrainedWeightsError
 from trainer.onnx_export import OnnxExportError
 from trainer.openvino_backend import PRECISIONS, OpenVinoError
-from trainer.progress import emit, json_line
+from trainer.progress import Failed, PredictDone, PredictStep, Warned, emit, json_line
 
 EXPECTED_ERRORS = (
     DatasetError,
@@ -190,13 +190,13 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     def on_file(number: int, total: int, path: Path) -> None:
         if args.progress == "json":
-            emit({"stage": "predict", "step": number, "total": total, "file": str(path)})
+            emit(PredictStep(number, total, str(path)))
         elif args.progress == "bar":
             print(f"[{number + 1}/{total}] {path}", file=sys.stderr)
 
     def on_warning(message: str) -> None:
         if args.progress == "json":
-            emit({"stage": "warning", "message": message})
+            emit(Warned(message))
         print(f"birdview-train: warning: {message}", file=sys.stderr)
 
     table, skipped = predict(
@@ -219,7 +219,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     if args.submission:
         write_submission(table, scorers[0].classes, args.submission)
     if args.progress == "json":
-        emit({"stage": "done", "out": str(out), "windows": len(table), "skipped": skipped})
+        emit(PredictDone(str(out), len(table), skipped))
     print(out)
     return 0
 
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run_export(args)
     except EXPECTED_ERRORS as exc:
         if progress == "json":
-            emit({"stage": "error", "message": str(exc)})
+            emit(Failed(str(exc)))
         print(f"birdview-train: error: {exc}", file=sys.stderr)
         return 2
 

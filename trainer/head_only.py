@@ -16,10 +16,11 @@ import torch
 from trainer.checkpoint import read_checkpoint, write_checkpoint
 from trainer.config import TrainConfig
 from trainer.data.dataset import split_datasets
+from trainer.evaluate import VALIDATION_SCORES_FILE
 from trainer.fit_common import FitResult, initialise_from, log, prepare_run, seed_everything
 from trainer.metrics import all_metrics
 from trainer.model import BirdClassifier, loss_function
-from trainer.progress import emit
+from trainer.progress import Done, TrainStep, Validated, emit
 
 
 class _Embedder(torch.nn.Module):
@@ -83,7 +84,7 @@ def _save_validation_scores(
         if code in parent_classes:
             parent_scores[:, column] = initial[:, column]
     np.savez(
-        out / "validation_scores.npz",
+        out / VALIDATION_SCORES_FILE,
         classes=np.array(classes),
         lines=np.array([clip.line for clip in valid_set.clips]),
         new=final,
@@ -147,19 +148,14 @@ def fit_head_only(config: TrainConfig, progress_stream=None) -> FitResult:
             scheduler.step()
             step += 1
             if config.progress == "json":
-                emit(
-                    {"stage": "train", "epoch": epoch, "step": step, "total": total, "loss": loss.item()},
-                    progress_stream,
-                )
+                emit(TrainStep(epoch, step, total, loss.item()), progress_stream)
         with torch.no_grad():
             probs = torch.sigmoid(head(valid_x)).numpy()
         scores = all_metrics(valid_y.numpy(), probs)
         auc = -1.0 if np.isnan(scores["roc_auc"]) else scores["roc_auc"]
         metrics = {f"val_{k}": v for k, v in scores.items()}
         if config.progress == "json":
-            emit(
-                {"stage": "validate", "epoch": epoch, "step": step, "total": total, "metrics": metrics}, progress_stream
-            )
+            emit(Validated(epoch, step, total, metrics), progress_stream)
         # The best epoch: highest ROC-AUC, and among equals the lowest log loss (AUC alone can peak
         # long before the scores are calibrated).
         key = (auc, -scores["log_loss"])
@@ -179,6 +175,6 @@ def fit_head_only(config: TrainConfig, progress_stream=None) -> FitResult:
         final = torch.sigmoid(head(valid_x)).numpy()
     _save_validation_scores(out, valid_set, classes, config.init_from, initial, final)
     if config.progress == "json":
-        emit({"stage": "done", "checkpoint": str(best), "metrics": metrics}, progress_stream)
+        emit(Done(str(best), metrics), progress_stream)
     skipped = training_set.skipped + train_set.bad + valid_set.bad
     return FitResult(best, last, metrics, skipped)

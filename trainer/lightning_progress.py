@@ -7,7 +7,7 @@ from typing import TextIO
 
 import pytorch_lightning as pl
 
-from trainer.progress import emit
+from trainer.progress import Started, TrainStep, Validated, emit
 
 
 class JsonProgress(pl.Callback):
@@ -19,16 +19,7 @@ class JsonProgress(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self._started = time.monotonic()
         self._first_step = trainer.global_step
-        emit(
-            {
-                "stage": "train",
-                "event": "start",
-                "epoch": trainer.current_epoch,
-                "step": trainer.global_step,
-                "total": self._total(trainer),
-            },
-            self.stream,
-        )
+        emit(Started(trainer.current_epoch, trainer.global_step, self._total(trainer)), self.stream)
 
     @staticmethod
     def _total(trainer: pl.Trainer) -> int:
@@ -44,29 +35,10 @@ class JsonProgress(pl.Callback):
         elapsed = time.monotonic() - self._started
         eta = elapsed / done * (total - step) if done > 0 and total > 0 else None
         loss = outputs["loss"].item() if isinstance(outputs, dict) and "loss" in outputs else None
-        emit(
-            {
-                "stage": "train",
-                "epoch": trainer.current_epoch,
-                "step": step,
-                "total": total,
-                "loss": loss,
-                "eta_s": eta,
-            },
-            self.stream,
-        )
+        emit(TrainStep(trainer.current_epoch, step, total, loss, eta), self.stream)
 
     def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_")}
-        emit(
-            {
-                "stage": "validate",
-                "epoch": trainer.current_epoch,
-                "step": trainer.global_step,
-                "total": self._total(trainer),
-                "metrics": metrics,
-            },
-            self.stream,
-        )
+        emit(Validated(trainer.current_epoch, trainer.global_step, self._total(trainer), metrics), self.stream)

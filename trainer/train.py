@@ -17,7 +17,7 @@ from trainer.fit_common import FitResult, initialise_from, prepare_run, resolve_
 from trainer.head_only import fit_head_only
 from trainer.lightning_module import BirdModule
 from trainer.lightning_progress import JsonProgress
-from trainer.progress import emit
+from trainer.progress import Done, emit
 
 __all__ = ["FitResult", "check_resumable", "fit", "resolve_classes", "save_module"]
 
@@ -106,7 +106,7 @@ def fit(config: TrainConfig, progress_stream=None) -> FitResult:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     skipped = training_set.skipped + datamodule.train_set.bad + datamodule.valid_set.bad
     if config.progress == "json":
-        emit({"stage": "done", "checkpoint": str(best), "metrics": metrics}, progress_stream)
+        emit(Done(str(best), metrics), progress_stream)
     return FitResult(best, out / "checkpoints" / "last.ckpt", metrics, skipped)
 
 

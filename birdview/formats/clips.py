@@ -1,8 +1,7 @@
-"""Cutting audio clips of labels, and the BirdCLEF-layout export that ``birdview-train fit`` reads."""
+"""Cutting audio clips of labels, and naming them (the BirdCLEF layout that uses them: birdclef.py)."""
 
 from __future__ import annotations
 
-import csv
 import errno
 import os
 import shutil
@@ -12,11 +11,13 @@ import numpy as np
 import soundfile as sf
 
 from birdview.audio.recording import Recording
-from birdview.store.paths import MAX_NAME_BYTES, atomic_write, child_path, safe_component, staged_writes, unique_name
+from birdview.store.paths import MAX_NAME_BYTES, atomic_write, safe_component
 
 BACKGROUND = "background"
+#: The folder of train_audio/ where a retraining set links its base dataset's audio.
+BASE_FOLDER = "_base"
 #: Folders of train_audio/ that are not species: hard negatives, and a retrain's linked base dataset.
-RESERVED_FOLDERS = (BACKGROUND, "_base")
+RESERVED_FOLDERS = (BACKGROUND, BASE_FOLDER)
 
 
 def clip_name(stem: str, start_s: float, end_s: float, label: str | None, extension: str) -> str:
@@ -64,54 +65,3 @@ def _encoder_error(temp: Path, exc: Exception) -> OSError:
     if full:
         return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     return OSError(errno.EIO, f"the audio encoder failed ({exc or type(exc).__name__})")
-
-
-BIRDCLEF_HEADER = [
-    "primary_label",
-    "secondary_labels",
-    "type",
-    "filename",
-    "rating",
-    "source_recording",
-    "source_start_s",
-    "source_end_s",
-    "kind",
-]
-
-
-def write_birdclef(out: Path, items: list[tuple[Recording, dict]], pad_s: float = 0.0) -> Path:
-    """train_metadata.csv plus train_audio/<label>/<clip>.ogg; hard negatives under
-    train_audio/background/ with an empty primary_label (an all-zero target for the trainer).
-    Folder and clip names are safe names of the species and recording (the species itself is
-    kept in primary_label); all files are written or, when one fails, none."""
-    rows, used = [], set()
-    with staged_writes() as batch:
-        batch.mkdir(out)
-        for recording, label in items:
-            negative = label["kind"] == "hard_negative" or not label["species"]
-            folder = species_folder(label)
-            name = unique_name(
-                Path(folder),
-                clip_name(recording.path.stem, label["start_s"], label["end_s"], label["species"], "ogg"),
-                used,
-            )
-            write_clip(recording, label["start_s"], label["end_s"], child_path(out, "train_audio", folder, name), pad_s)
-            rows.append(
-                [
-                    "" if negative else label["species"],
-                    "[]",
-                    label["kind"],
-                    f"{folder}/{name}",
-                    "5",
-                    str(recording.path),
-                    f"{label['start_s']:.3f}",
-                    f"{label['end_s']:.3f}",
-                    label["kind"],
-                ]
-            )
-        metadata = child_path(out, "train_metadata.csv")
-        with atomic_write(metadata) as temp, open(temp, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(BIRDCLEF_HEADER)
-            writer.writerows(rows)
-    return metadata

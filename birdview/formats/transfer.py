@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from birdview.audio.recording import AudioFileError, Recording
-from birdview.formats import aoef, audacity, birdnet, clips, perch, raven
+from birdview.formats import aoef, audacity, birdclef, birdnet, clips, perch, raven
 from birdview.formats.labels import LabelFileError, TableLabel, refusal
 from birdview.store.paths import (
     StagedWrites,
@@ -472,7 +472,19 @@ def _export(project: Project, fmt: str, out: Path, rows: list[dict], pad_s: floa
                 opened[row["recording_id"]] = Recording.open(row["path"])
             items.append((opened[row["recording_id"]], row))
         if fmt == "birdclef":
-            return [clips.write_birdclef(out, items, pad_s)]
+            labels = [
+                birdclef.ClipLabel(
+                    recording,
+                    row["start_s"],
+                    row["end_s"],
+                    row["species"],
+                    row["kind"],
+                    pad_s,
+                    birdclef.export_extra(recording, row["start_s"], row["end_s"], row["kind"]),
+                )
+                for recording, row in items
+            ]
+            return [birdclef.write_birdclef(out, labels, birdclef.EXPORT_COLUMNS)]
         batch.mkdir(out)
         used = set()
         written = []

@@ -30,9 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from birdview.jobs.retrain import RetrainJob, register_result, running_jobs, start_retrain
-from birdview.jobs.training import DONE, TrainingJob
-from birdview.store.project import ModelRow, Project, ProjectError
+from birdview.gui.workers import GuiCallback, WorkerPool
+from birdview.jobs.child_process import DONE, JobEvent, JobFinished, TrainStep, Validated
+from birdview.jobs.retrain import PickedUp, RetrainJob, register_finished_jobs, register_result, start_retrain
+from birdview.store.project import ModelRow, Project
 
 COMPARED = (
     ("roc_auc", "macro ROC-AUC"),
@@ -45,12 +46,6 @@ COMPARED = (
 #: The job's progress lines are applied to the panel in batches at most this often: a quick job
 #: prints a thousand steps in a second, and one redraw per line would stall the window.
 DRAIN_MS = 100
-
-
-class _Bridge(QObject):
-    wake = Signal()  # progress lines are waiting
-    started = Signal(object)  # RetrainJob or an error message
-    registered = Signal(object)  # ModelRow or an error message
 
 
 class RetrainPanel(QWidget):
@@ -140,13 +135,11 @@ class RetrainController(QObject):
         self.new_model: ModelRow | None = None
         self._losses: list[float] = []
         self._aucs: list[tuple[int, float]] = []
-        self._bridge = _Bridge()
-        self._pending: deque[dict] = deque()
+        self._pending: deque[JobEvent] = deque()
+        self._workers = WorkerPool("retrain", owner=self)
         self._drain_scheduled = threading.Event()
-        self._bridge.wake.connect(lambda: QTimer.singleShot(DRAIN_MS, self._drain))
-        self._bridge.started.connect(self._on_started)
+        self._wake = GuiCallback(lambda: QTimer.singleShot(DRAIN_MS, self._drain), parent=self)  # lines wait
         self._starting = False
-        self._bridge.registered.connect(self._on_registered)
         menu.addSeparator()
         menu.addAction("Retrain (quick: head only, seconds)").triggered.connect(lambda: self.start("quick"))
         menu.addAction("Retrain (full fine-tune)").triggered.connect(lambda: self.start("full"))
@@ -160,7 +153,7 @@ class RetrainController(QObject):
 
     @property
     def running(self) -> bool:
-        return self._starting or (self.job is not None and self.job.job.running)
+        return self._starting or (self.job is not None and self.job.process.running)
 
     def set_recordings(self, recordings: list) -> None:
         self.panel.valid_list.clear()
@@ -186,29 +179,22 @@ class RetrainController(QObject):
         folder = project.folder
         epochs = epochs or (self.panel.epochs.value() or None)
         held_out, fraction = self._held_out(), self.panel.valid_fraction.value()
-
-        def run() -> None:
-            try:
-                with Project.open(folder) as own:
-                    job = start_retrain(
-                        own,
-                        mode,
-                        epochs=epochs,
-                        on_event=self._queue_event,
-                        valid_recordings=held_out or None,
-                        valid_fraction=fraction,
-                    )
-            except (ProjectError, OSError, ValueError) as exc:
-                self._bridge.started.emit(str(exc))
-            else:
-                self._bridge.started.emit(job)
-
         self._losses, self._aucs = [], []
         self.new_model = None
         self.panel.state.setText(f"Preparing the training set for {mode} retraining…")
         self.panel.activate_button.setEnabled(False)
         self.panel.keep_button.setEnabled(False)
-        threading.Thread(target=run, name="retrain-start", daemon=True).start()
+        worker = self._workers.run(
+            start_retrain,
+            mode,
+            project=folder,
+            epochs=epochs,
+            on_event=self._queue_event,
+            valid_recordings=held_out or None,
+            valid_fraction=fraction,
+        )
+        worker.result.connect(self._on_started)
+        worker.error.connect(self._on_started)  # the message
         return True
 
     def _on_started(self, job: object) -> None:
@@ -226,15 +212,16 @@ class RetrainController(QObject):
 
     def cancel(self) -> None:
         if self.job is not None:
-            threading.Thread(target=self.job.job.cancel, daemon=True).start()
+            worker = self._workers.run(self.job.process.cancel)  # waits for the process to end
+            worker.error.connect(lambda message: self.panel.state.setText(f"Cancelling failed: {message}"))
             self.panel.state.setText("Cancelling…")
 
-    def _queue_event(self, event: dict) -> None:
+    def _queue_event(self, event: JobEvent) -> None:
         """From the job's reader thread."""
         self._pending.append(event)
         if not self._drain_scheduled.is_set():
             self._drain_scheduled.set()
-            self._bridge.wake.emit()
+            self._wake()
 
     def _drain(self) -> None:
         self._drain_scheduled.clear()
@@ -246,29 +233,25 @@ class RetrainController(QObject):
         if events:
             self.loss_plot()
 
-    def _on_event(self, event: dict) -> None:
-        stage = event.get("stage")
-        if stage == "train" and event.get("loss") is not None:
-            self._losses.append(float(event["loss"]))
-            total, step = event.get("total") or 0, event.get("step") or 0
-            self.panel.progress.setMaximum(max(1, total))
-            self.panel.progress.setValue(step)
-            eta = event.get("eta_s")
-            self.panel.progress.setFormat(
-                f"epoch {event.get('epoch')}, step %v/%m" + (f", {eta:.0f} s left" if eta else "")
-            )
-        elif stage == "validate":
-            auc = event.get("metrics", {}).get("val_roc_auc")
+    def _on_event(self, event: JobEvent) -> None:
+        if isinstance(event, TrainStep) and event.loss is not None:
+            self._losses.append(float(event.loss))
+            self.panel.progress.setMaximum(max(1, event.total or 0))
+            self.panel.progress.setValue(event.step or 0)
+            eta = event.eta_s
+            self.panel.progress.setFormat(f"epoch {event.epoch}, step %v/%m" + (f", {eta:.0f} s left" if eta else ""))
+        elif isinstance(event, Validated):
+            auc = event.metrics.get("val_roc_auc")
             if auc is not None:
                 self._aucs.append((len(self._losses), float(auc)))
-        elif stage == "finished":
+        elif isinstance(event, JobFinished):
             self.panel.cancel_button.setEnabled(False)
-            self.panel.log.setPlainText(self.job.job.log_tail(30) if self.job else "")
-            if event.get("state") == DONE:
+            self.panel.log.setPlainText(self.job.process.log_tail(30) if self.job else "")
+            if event.state == DONE and self.job is not None:
                 self.panel.state.setText("Trained; comparing with the active model on your held-out labels…")
-                self._register(self.job.job.folder)
+                self._register(self.job.process.folder)
             else:
-                self.panel.state.setText(f"Training {event.get('state')}: {event.get('message') or ''}")
+                self.panel.state.setText(f"Training {event.state}: {event.message or ''}")
                 self.finished.emit(None)
 
     def loss_plot(self) -> None:
@@ -278,16 +261,9 @@ class RetrainController(QObject):
             self.panel.auc_curve.setData(list(xs), list(ys))
 
     def _register(self, folder: Path) -> None:
-        project_folder = self._project().folder
-
-        def run() -> None:
-            try:
-                with Project.open(project_folder) as project:
-                    self._bridge.registered.emit(register_result(project, folder))
-            except Exception as exc:
-                self._bridge.registered.emit(f"registering the new model failed: {exc}")
-
-        threading.Thread(target=run, name="register-model", daemon=True).start()
+        worker = self._workers.run(register_result, folder, project=self._project().folder)
+        worker.result.connect(self._on_registered)
+        worker.error.connect(lambda message: self._on_registered(f"registering the new model failed: {message}"))
 
     def _on_registered(self, model: object) -> None:
         if not isinstance(model, ModelRow):
@@ -363,22 +339,33 @@ class RetrainController(QObject):
         if len(rows) == 1:
             self.activate_version(int(self.panel.versions.item(rows.pop(), 0).text()))
 
-    def pick_up_finished_jobs(self) -> list[int]:
-        """At project open: register jobs that finished while the app was closed."""
+    def pick_up_finished_jobs(self) -> None:
+        """At project open: register, in the background, the models of jobs that finished while
+        the app was closed (:func:`register_finished_jobs`); the versions table shows them when
+        they are in."""
         project = self._project()
-        if project is None:
-            return []
-        running_jobs(project)  # settles jobs whose process is gone
-        registered = []
-        for state_file in sorted((project.folder / "jobs").glob("*/state.json")):
-            state = TrainingJob(state_file.parent).read_state()
-            if state.state == DONE and not state.extra.get("registered"):
-                model = register_result(project, state_file.parent)
-                if model is not None:
-                    registered.append(model.version)
-        if registered:
-            self.window.statusBar().showMessage(
-                f"Training finished while birdview was closed: model version(s) {registered} added"
-            )
         self.refresh_versions()
-        return registered
+        if project is None:
+            return
+        folder = project.folder
+
+        def same_project() -> bool:
+            current = self._project()
+            return current is not None and current.folder == folder
+
+        worker = self._workers.run(register_finished_jobs, project=folder, wanted=same_project)
+        worker.result.connect(self._on_picked_up)
+        worker.error.connect(
+            lambda message: self.window.statusBar().showMessage(f"Picking up finished training jobs failed: {message}")
+        )
+
+    def _on_picked_up(self, picked_up: PickedUp) -> None:
+        messages = []
+        if picked_up.models:
+            versions = [model.version for model in picked_up.models]
+            messages.append(f"Training finished while birdview was closed: model version(s) {versions} added")
+        if picked_up.problems:
+            messages.append("Not added: " + "; ".join(picked_up.problems))
+        if messages:
+            self.window.statusBar().showMessage(". ".join(messages))
+        self.refresh_versions()

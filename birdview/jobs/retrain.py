@@ -1,183 +1,30 @@
-"""Retraining on the project's own labels: the training set, the job, the new model version and
-its comparison with the model it started from.
+"""Retraining on the project's own labels: the job (the trainer run in a child process on the
+training set of training_set.py), its model registered as a new version with its comparison with
+the model it started from, and jobs that finished while the app was closed picked up.
 
-The training set: confirmed or user-drawn calls and every hard negative (an all-zero target),
-cut as clips into a BirdCLEF-layout folder, optionally with a base dataset. Validation is split
-by recording, so no recording is in both. Quick mode trains only the head on cached embeddings
-of the active model's backbone; full mode fine-tunes the whole network from the active model
-with the trainer's augmentations and schedule.
+Quick mode trains only the head on cached embeddings of the active model's backbone; full mode
+fine-tunes the whole network from the active model with the trainer's augmentations and schedule.
+Both models are compared on the held-out recordings' labels, with the trainer's metrics
+(trainer/evaluate.py).
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve
 
-from birdview.audio.recording import Recording
-from birdview.formats.clips import clip_name, species_folder, write_clip
+from birdview.jobs.child_process import DONE, RUNNING, ChildProcessJob, JobEvent, JobState, trainer_command
 from birdview.jobs.scoring import add_model
-from birdview.jobs.training import DONE, JobState, TrainingJob, trainer_command
-from birdview.store.paths import UnsafePathError, atomic_write, child_path, staged_writes, unique_name
-from birdview.store.project import Annotation, ModelRow, Project, ProjectError, RecordingRow
+from birdview.jobs.training_set import SPECIES_FILE, TrainingData, build_training_data
+from birdview.store.project import ModelRow, Project, ProjectError
+from trainer.data.metadata import METADATA_FILE
 
 MODES = ("quick", "full")
 QUICK_EPOCHS, FULL_EPOCHS = 40, 8
-METADATA_HEADER = [
-    "primary_label",
-    "secondary_labels",
-    "type",
-    "filename",
-    "rating",
-    "fold",
-    "label_id",
-    "negative_for",
-]
-
-
-@dataclass
-class TrainingData:
-    folder: Path
-    species_file: Path
-    labels: list[int]
-    train_recordings: list[int]
-    valid_recordings: list[int]
-
-
-def training_labels(project: Project) -> list[Annotation]:
-    """Calls that are confirmed or were drawn by the user, and all hard negatives."""
-    chosen = []
-    for label in project.annotations():
-        if label.kind == "hard_negative" or (
-            label.kind == "call"
-            and label.species
-            and (label.status == "confirmed" or label.source == "user")
-            and label.status != "rejected"
-        ):
-            chosen.append(label)
-    return chosen
-
-
-def _validation_recordings(recording_ids: list[int], fraction: float) -> set[int]:
-    if len(recording_ids) < 2:
-        return set()
-    ordered = sorted(recording_ids, key=lambda i: hashlib.sha1(str(i).encode()).hexdigest())
-    count = max(1, round(len(ordered) * fraction))
-    return set(ordered[:count])
-
-
-def build_training_data(
-    project: Project,
-    out: Path,
-    classes: list[str],
-    window_s: float = 5.0,
-    valid_fraction: float = 0.25,
-    base_data: Path | None = None,
-    valid_recordings: list[int] | None = None,
-) -> TrainingData:
-    """The project's training labels cut as clips into ``out`` in a BirdCLEF layout. Folder and
-    clip names are safe names inside ``out`` (whatever the species are called); a failure to
-    write (a full disk...) raises :class:`ProjectError` naming the file and leaves no clips."""
-    labels = training_labels(project)
-    if not labels:
-        raise ProjectError("no labels to learn from: confirm or draw calls, or mark hard negatives first")
-    recordings = {r.id: r for r in project.recordings()}
-    used = sorted({a.recording_id for a in labels})
-    # The user's own held-out recordings (labels kept aside for checking), or an automatic split.
-    valid = set(valid_recordings) if valid_recordings else _validation_recordings(used, valid_fraction)
-    out.mkdir(parents=True, exist_ok=True)
-    opened: dict[int, Recording] = {}
-    try:
-        # Scratch data of one job: all of it or none, not flushed to disk file by file.
-        with staged_writes(sync=False):
-            rows = _write_clips(labels, recordings, opened, valid, out, window_s)
-            if base_data is not None:
-                rows += _base_rows(base_data, out)
-            metadata = out / "train_metadata.csv"
-            with atomic_write(metadata) as temp, open(temp, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(METADATA_HEADER)
-                writer.writerows(rows)
-            found = {a.species for a in labels if a.species} | {r[0] for r in rows if r[0]}
-            species = list(classes) + sorted(found - set(classes))
-            species_file = out / "species.txt"
-            with atomic_write(species_file) as temp:
-                temp.write_text("\n".join(species) + "\n")
-    except (OSError, UnsafePathError) as exc:
-        raise ProjectError(f"cannot write the training set: {exc}") from None
-    finally:
-        for handle in opened.values():
-            handle.close()
-    return TrainingData(out, species_file, [a.id for a in labels], [i for i in used if i not in valid], sorted(valid))
-
-
-def _write_clips(
-    labels: list[Annotation],
-    recordings: dict[int, RecordingRow],
-    opened: dict[int, Recording],
-    valid: set[int],
-    out: Path,
-    window_s: float,
-) -> list[list]:
-    """Each label's clip under train_audio/<species or background>/; the metadata rows."""
-    rows: list[list] = []
-    names: set[str] = set()
-    for label in labels:
-        recording = recordings[label.recording_id]
-        if label.recording_id not in opened:
-            opened[label.recording_id] = Recording.open(recording.path)
-        negative = label.kind == "hard_negative"
-        folder = species_folder({"kind": label.kind, "species": label.species})
-        # FLAC: lossless and several times faster to write than Vorbis.
-        name = unique_name(
-            Path(folder), clip_name(recording.path.stem, label.start_s, label.end_s, label.species, "flac"), names
-        )
-        pad = max(0.0, (window_s - (label.end_s - label.start_s)) / 2)
-        target = child_path(out, "train_audio", folder, name)
-        write_clip(opened[label.recording_id], label.start_s, label.end_s, target, pad)
-        rows.append(
-            [
-                "" if negative else label.species,
-                "[]",
-                label.kind,
-                f"{folder}/{name}",
-                "5",
-                0 if label.recording_id in valid else 1,
-                label.id,
-                label.species if negative else "",
-            ]
-        )
-    return rows
-
-
-def _base_rows(base: Path, out: Path) -> list[list]:
-    """Rows of a BirdCLEF-layout base dataset, always in training; its audio linked, not copied."""
-    link = out / "train_audio" / "_base"
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if not link.exists():
-        link.symlink_to((base / "train_audio").absolute(), target_is_directory=True)
-    rows = []
-    with open(base / "train_metadata.csv", newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            rows.append(
-                [
-                    row.get("primary_label", ""),
-                    row.get("secondary_labels", "[]"),
-                    row.get("type", ""),
-                    f"_base/{row['filename']}",
-                    row.get("rating", "5"),
-                    -1,
-                    "",
-                    "",
-                ]
-            )
-    return rows
 
 
 def retrain_command(
@@ -222,7 +69,7 @@ def retrain_command(
 
 @dataclass
 class RetrainJob:
-    job: TrainingJob
+    process: ChildProcessJob
     data: TrainingData
     base: ModelRow | None
     mode: str
@@ -233,12 +80,14 @@ def start_retrain(
     mode: str = "quick",
     base_data: Path | None = None,
     epochs: int | None = None,
-    on_event: Callable[[dict], None] | None = None,
+    on_event: Callable[[JobEvent], None] | None = None,
     extra: list[str] | None = None,
     valid_recordings: list[int] | None = None,
     valid_fraction: float = 0.25,
 ) -> RetrainJob:
-    """Build the data and start the job; refused while another job of the project runs."""
+    """Build the data and start the job; refused while another job of the project runs.
+    ``on_event`` gets the trainer's progress events, then :class:`JobFinished` (on a thread of
+    the job's)."""
     running = running_jobs(project)
     if running:
         raise ProjectError(f"a training job is already running ({running[0].name}); wait for it or cancel it")
@@ -249,8 +98,8 @@ def start_retrain(
         project, folder / "data", classes, base.window_s if base else 5.0, valid_fraction, base_data, valid_recordings
     )
     command = retrain_command(data, base, mode, folder / "run", epochs, extra)
-    job = TrainingJob(folder, on_event)
-    job.start(
+    process = ChildProcessJob(folder, on_event)
+    process.start(
         command,
         extra={
             "mode": mode,
@@ -260,24 +109,55 @@ def start_retrain(
             "data": str(data.folder),
         },
     )
-    return RetrainJob(job, data, base, mode)
+    return RetrainJob(process, data, base, mode)
+
+
+def _job_states(project: Project) -> list[tuple[Path, JobState]]:
+    """Each job folder of the project with its state, a job whose process is gone settled first
+    (:meth:`ChildProcessJob.recover`); a folder whose state cannot be read is left out."""
+    states = []
+    for state_file in sorted((project.folder / "jobs").glob("*/state.json")):
+        try:
+            states.append((state_file.parent, ChildProcessJob(state_file.parent).recover()))
+        except Exception:
+            continue
+    return states
 
 
 def running_jobs(project: Project) -> list[Path]:
-    found = []
-    for state_file in sorted((project.folder / "jobs").glob("*/state.json")):
-        job = TrainingJob(state_file.parent)
-        try:
-            if job.recover().state == "running":
-                found.append(state_file.parent)
-        except Exception:
+    return [folder for folder, state in _job_states(project) if state.state == RUNNING]
+
+
+@dataclass
+class PickedUp:
+    """What :func:`register_finished_jobs` did: the new model versions, and the jobs it could
+    not register (each with the reason)."""
+
+    models: list[ModelRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def register_finished_jobs(project: Project) -> PickedUp:
+    """Jobs that finished while nobody followed them (the app was closed, or crashed): each
+    one's model registered as a new version, compared with its parent, once. Can take a while
+    (a comparison may run both models): call it off the GUI thread."""
+    picked_up = PickedUp()
+    for folder, state in _job_states(project):
+        if state.state != DONE or state.extra.get("registered"):
             continue
-    return found
+        try:
+            model = register_result(project, folder)
+        except Exception as exc:  # one broken job folder does not keep the others from registering
+            picked_up.problems.append(f"{folder.name}: {exc}")
+            continue
+        if model is not None:
+            picked_up.models.append(model)
+    return picked_up
 
 
 def register_result(project: Project, folder: Path) -> ModelRow | None:
     """After a job: register its model as a new version (once), compared with its parent."""
-    job = TrainingJob(folder)
+    job = ChildProcessJob(folder)
     state: JobState = job.recover()
     if state.state != DONE or not state.checkpoint:
         return None
@@ -307,17 +187,17 @@ def compare(new_checkpoint: Path, old_checkpoint: Path | None, data: Path, recal
     A quick job leaves each held-out clip's scores under both models (validation_scores.npz):
     they are used when they are for these clips and this parent; otherwise both models run."""
     held_out = HeldOut.read(data)
-    saved = _saved_scores(Path(new_checkpoint), old_checkpoint, held_out)
+    saved = held_out.saved_scores(Path(new_checkpoint), old_checkpoint)
     if saved is not None:
         new_scores, old_scores = saved
     else:
-        new_scores = _model_scores(Path(new_checkpoint), held_out)
+        new_scores = held_out.scores(Path(new_checkpoint))
         old_scores = None
         if old_checkpoint is not None and Path(old_checkpoint).exists():
-            old_scores = _model_scores(Path(old_checkpoint), held_out)
-    results = {"new": _metrics(new_scores, held_out, recall)}
+            old_scores = held_out.scores(Path(old_checkpoint))
+    results = {"new": held_out.metrics(new_scores, recall)}
     if old_scores is not None:
-        results["old"] = _metrics(old_scores, held_out, recall)
+        results["old"] = held_out.metrics(old_scores, recall)
     return results
 
 
@@ -337,76 +217,30 @@ class HeldOut:
 
         from trainer.data.metadata import load_training_set
 
-        species = [line for line in (data / "species.txt").read_text().split() if line]
+        species = [line for line in (data / SPECIES_FILE).read_text().split() if line]
         training_set = load_training_set(data, species, skip_bad=True)
         rows = np.flatnonzero(training_set.folds() == 0)
-        negative_for = pd.read_csv(data / "train_metadata.csv", dtype=str, keep_default_na=False)["negative_for"]
+        negative_for = pd.read_csv(data / METADATA_FILE, dtype=str, keep_default_na=False)["negative_for"]
         clips = [training_set.clips[i] for i in rows]
         negative_for = negative_for.to_numpy()[[clip.line - 2 for clip in clips]]
         return cls(data, species, clips, training_set.targets()[rows], negative_for)
 
+    def saved_scores(
+        self, new_checkpoint: Path, old_checkpoint: Path | None
+    ) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """The scores the new model's run saved for these clips, if it saved any for them."""
+        from trainer.evaluate import saved_validation_scores
 
-def _align(scores_own: np.ndarray, classes: list[str], species: list[str]) -> np.ndarray:
-    """A model's columns in the data's class order; a class the model lacks scores 0."""
-    scores = np.zeros((len(scores_own), len(species)), dtype=np.float32)
-    for column, code in enumerate(species):
-        if code in classes:
-            scores[:, column] = np.nan_to_num(scores_own[:, classes.index(code)], nan=0.0)
-    return scores
+        lines = [clip.line for clip in self.clips]
+        return saved_validation_scores(new_checkpoint.parent.parent, lines, self.species, old_checkpoint)
 
+    def scores(self, checkpoint: Path) -> np.ndarray:
+        """The model's scores for these clips, in the columns of :attr:`species`."""
+        from trainer.evaluate import checkpoint_scores
 
-def _saved_scores(
-    new_checkpoint: Path, old_checkpoint: Path | None, held_out: HeldOut
-) -> tuple[np.ndarray, np.ndarray | None] | None:
-    path = new_checkpoint.parent.parent / "validation_scores.npz"
-    if not path.exists():
-        return None
-    saved = np.load(path)
-    if list(saved["lines"]) != [clip.line for clip in held_out.clips]:
-        return None
-    parent = str(saved["parent_checkpoint"])
-    if old_checkpoint is not None and parent != str(Path(old_checkpoint).absolute()):
-        return None
-    classes = [str(c) for c in saved["classes"]]
-    old = _align(saved["parent"], classes, held_out.species) if old_checkpoint is not None else None
-    return _align(saved["new"], classes, held_out.species), old
+        return checkpoint_scores(checkpoint, self.clips, self.targets, self.species)
 
+    def metrics(self, scores: np.ndarray, recall: float) -> dict:
+        from trainer.evaluate import comparison_metrics
 
-def _model_scores(checkpoint: Path, held_out: HeldOut) -> np.ndarray:
-    import torch
-
-    from trainer.checkpoint import load_checkpoint
-    from trainer.data.dataset import ClipDataset
-
-    loaded = load_checkpoint(checkpoint)
-    dataset = ClipDataset(held_out.clips, held_out.targets, loaded.frontend, train=False)
-    probabilities = []
-    with torch.inference_mode():
-        for mels, _ in torch.utils.data.DataLoader(dataset, batch_size=32):
-            probabilities.append(torch.sigmoid(loaded.model(mels)).numpy())
-    scores_own = np.concatenate(probabilities) if probabilities else np.zeros((0, len(loaded.classes)))
-    return _align(scores_own, loaded.classes, held_out.species)
-
-
-def _metrics(scores: np.ndarray, held_out: HeldOut, recall: float) -> dict:
-    from trainer.metrics import macro_roc_auc, per_class_auc
-
-    species, targets = held_out.species, held_out.targets
-    alarms = [scores[i, species.index(code)] >= 0.5 for i, code in enumerate(held_out.negative_for) if code in species]
-    precisions = []
-    for k in range(len(species)):
-        positives = targets[:, k] > 0
-        if positives.any() and (~positives).any():
-            precision, achieved, _ = precision_recall_curve(positives, scores[:, k])
-            precisions.append(float(precision[achieved >= recall].max()))
-    table = per_class_auc(targets, scores, species)
-    return {
-        "roc_auc": macro_roc_auc(targets, scores),
-        "precision_at_recall": float(np.mean(precisions)) if precisions else float("nan"),
-        "recall": recall,
-        # Of the held-out hard negatives, the share where the model still calls their species.
-        "false_alarm_rate": float(np.mean(alarms)) if alarms else float("nan"),
-        "hard_negatives": len(alarms),
-        "clips": len(targets),
-        "per_species": {row["class"]: row["roc_auc"] for row in table.to_dict("records") if row["positives"]},
-    }
+        return comparison_metrics(self.targets, scores, self.species, list(self.negative_for), recall)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from birdview.jobs.training import trainer_command
+from birdview.jobs.child_process import trainer_command
 from birdview.store.project import ModelRow, Project, ProjectError
 from trainer.frontend import MelFrontEnd
 from trainer.inference import InferenceError, Scorer, load_scorer, probabilities, resolve_engine

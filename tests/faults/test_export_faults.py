@@ -16,7 +16,7 @@ import soundfile as sf
 from birdview.cli import main
 from birdview.formats.labels import LabelFileError
 from birdview.formats.transfer import write_detections
-from birdview.jobs.retrain import build_training_data
+from birdview.jobs.training_set import build_training_data
 from birdview.store.paths import WriteFailedError, atomic_write, staged_writes
 from birdview.store.project import Annotation, Project, ProjectError
 from tests.conftest import write_tone_file

@@ -17,7 +17,7 @@ import pytest
 from birdview.cli import main
 from birdview.formats import audacity, raven
 from birdview.formats.transfer import export
-from birdview.jobs.retrain import build_training_data
+from birdview.jobs.training_set import build_training_data
 from birdview.spectrogram.ticks import format_time
 from birdview.store.paths import UnsafePathError, child_path, safe_component
 from birdview.store.project import Annotation, Project

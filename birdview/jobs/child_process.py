@@ -1,9 +1,10 @@
-"""A training job: ``birdview-train fit --progress json`` in its own process, followed by reading
+"""A job run as a child process (``birdview-train fit --progress json``...), followed by reading
 the files it writes.
 
-The process writes its JSON progress to ``progress.jsonl`` and its log to ``log.txt`` in the
-job's folder, in a session of its own, so it goes on when the app closes; ``state.json`` says
-what the job is. Whoever opens the project next can pick up a job that finished meanwhile.
+The process writes its progress events (:mod:`trainer.progress`, one JSON line each) to
+``progress.jsonl`` and its log to ``log.txt`` in the job's folder, in a session of its own, so it
+goes on when the app closes; ``state.json`` says what the job is. Whoever opens the project next
+can pick up a job that finished meanwhile (:meth:`ChildProcessJob.recover`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from trainer.progress import Done, Event, Failed, TrainStep, Validated, parse_event
+
+#: The trainer's events a job delivers, for the app's panels (which do not import the trainer).
+__all__ = ["ChildProcessJob", "Done", "Event", "Failed", "JobEvent", "JobFinished", "TrainStep", "Validated"]
 
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 
@@ -39,6 +45,21 @@ class JobState:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class JobFinished:
+    """The job's process has ended and its state is settled: ``state`` (done, failed or
+    cancelled), why it failed, and the checkpoint of a done job. Not written by the trainer: the
+    runner tells its ``on_event`` after the last of the process's events."""
+
+    state: str
+    message: str | None = None
+    checkpoint: str | None = None
+
+
+#: What a job's ``on_event`` gets: each progress event of the process, then :class:`JobFinished`.
+JobEvent = Event | JobFinished
+
+
 def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -58,14 +79,14 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
-class TrainingJob:
-    """Runs and follows one job folder. ``on_event`` gets each progress record (a dict) on the
-    follower thread; the GUI bridges it to its own thread with a signal."""
+class ChildProcessJob:
+    """Runs and follows one job folder. ``on_event`` gets each progress event, then
+    :class:`JobFinished`, on the follower thread; the GUI bridges them to its own thread."""
 
-    def __init__(self, folder: str | Path, on_event: Callable[[dict], None] | None = None) -> None:
+    def __init__(self, folder: str | Path, on_event: Callable[[JobEvent], None] | None = None) -> None:
         self.folder = Path(folder)
         self.on_event = on_event
-        self.events: list[dict] = []
+        self.events: list[Event] = []
         self._process: subprocess.Popen | None = None
         self._follower: threading.Thread | None = None
         self._stop_following = threading.Event()
@@ -132,40 +153,36 @@ class TrainingJob:
                     return
 
     def _take(self, line: str) -> None:
-        line = line.strip()
-        if not line.startswith("{"):
+        """One line of progress.jsonl: an event, or something else (a stray print, a line cut
+        short, an event this version does not know), which is skipped."""
+        event = parse_event(line)
+        if event is None:
             return
-        try:
-            record = json.loads(line)
-        except ValueError:
-            return
-        self.events.append(record)
+        self.events.append(event)
         if self.on_event is not None:
-            self.on_event(record)
+            self.on_event(event)
 
     def _finish(self, returncode: int) -> JobState:
         state = self.read_state()
         state.returncode = returncode
         state.finished_at = time.time()
-        done = next((e for e in reversed(self.events) if e.get("stage") == "done"), None)
-        error = next((e for e in reversed(self.events) if e.get("stage") == "error"), None)
+        done = next((e for e in reversed(self.events) if isinstance(e, Done)), None)
+        error = next((e for e in reversed(self.events) if isinstance(e, Failed)), None)
         if self._cancel_requested:
             state.state, state.message = CANCELLED, "cancelled by the user"
         elif returncode == 0 and done is not None:
-            state.state, state.checkpoint = DONE, done.get("checkpoint")
+            state.state, state.checkpoint = DONE, done.checkpoint
         else:
             state.state = FAILED
             reason = (
-                error["message"]
+                error.message
                 if error
                 else f"exit status {returncode}" + (" (killed)" if returncode is not None and returncode < 0 else "")
             )
             state.message = f"{reason}; end of log:\n{self.log_tail()}"
         self.write_state(state)
         if self.on_event is not None:
-            self.on_event(
-                {"stage": "finished", "state": state.state, "message": state.message, "checkpoint": state.checkpoint}
-            )
+            self.on_event(JobFinished(state.state, state.message, state.checkpoint))
         return state
 
     def log_tail(self, lines: int = 15) -> str:
@@ -206,7 +223,7 @@ class TrainingJob:
         if self.progress_file.exists():
             for line in self.progress_file.read_text(errors="replace").splitlines():
                 self._take(line)
-        finished = any(e.get("stage") == "done" for e in self.events)
+        finished = any(isinstance(e, Done) for e in self.events)
         return self._finish(0 if finished else -1)
 
 

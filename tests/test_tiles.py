@@ -57,7 +57,7 @@ def test_tone_is_brightest_at_its_time_and_frequency(tmp_path: Path, level: int)
 def test_mel_scale_puts_the_tone_on_its_mel_row(tmp_path: Path) -> None:
     path = write_tone_file(tmp_path / "tone.wav", duration_s=10.0, tone_start_s=2.0, tone_end_s=4.0, tone_hz=3000)
     recording = Recording.open(path)
-    settings = SpectrogramSettings(scale="mel", n_mels=128)
+    settings = SpectrogramSettings(scale="mel", mel_bands=128)
     tile = compute_tile(recording, _key(recording, settings, 0, 0))
     assert tile.db.shape[0] == 128
     row = np.unravel_index(np.argmax(tile.db), tile.db.shape)[0]

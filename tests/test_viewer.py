@@ -221,19 +221,36 @@ def test_settings_persist_between_runs(qtbot, settings: QSettings, fake_streams)
     qtbot.addWidget(first)
     first.display_panel.fft_size.setCurrentText("2048")
     first.display_panel.colormap.setCurrentText("magma")
+    assert not first.display_panel.mel_bands.isEnabled()  # only the mel scale has bands
     first.display_panel.scale.setCurrentText("mel")
+    assert first.display_panel.mel_bands.isEnabled()
+    first.display_panel.mel_bands.setValue(96)
     first.display_panel.db_range.setValue(60)
+    first.display_panel.window.setCurrentText("hamming")  # a later change keeps the bands chosen
+    assert first.view.spectrogram_settings.mel_bands == 96
     first.shutdown()
     second = MainWindow(settings=settings, stream_factory=fake_streams)
     qtbot.addWidget(second)
     try:
         assert second.view.spectrogram_settings.n_fft == 2048
         assert second.view.spectrogram_settings.scale == "mel"
+        assert second.view.spectrogram_settings.mel_bands == 96
         assert second.view.display_settings.colormap == "magma"
         assert second.view.display_settings.db_ceiling - second.view.display_settings.db_floor == 60
         assert second.display_panel.fft_size.currentText() == "2048"
     finally:
         second.shutdown()
+
+
+def test_settings_saved_with_the_old_name_of_mel_bands_are_read(qtbot, settings: QSettings, fake_streams) -> None:
+    settings.setValue("spectrogram", '{"n_fft": 512, "scale": "mel", "n_mels": 64}')
+    window = MainWindow(settings=settings, stream_factory=fake_streams)
+    qtbot.addWidget(window)
+    try:
+        assert window.view.spectrogram_settings.mel_bands == 64
+        assert window.display_panel.mel_bands.value() == 64
+    finally:
+        window.shutdown()
 
 
 def test_time_axis_shows_wall_clock_from_the_file_name(window: MainWindow, tmp_path: Path) -> None:

@@ -16,7 +16,15 @@ from PySide6.QtWidgets import (
 )
 
 from birdview.gui.colormaps import COLORMAPS
-from birdview.spectrogram.settings import FFT_SIZES, OVERLAPS, SCALES, WINDOWS, DisplaySettings, SpectrogramSettings
+from birdview.spectrogram.settings import (
+    FFT_SIZES,
+    MEL_BANDS,
+    OVERLAPS,
+    SCALES,
+    WINDOWS,
+    DisplaySettings,
+    SpectrogramSettings,
+)
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -27,6 +35,8 @@ def _load(settings: QSettings, name: str, cls: type) -> object:
         return cls()
     try:
         stored = json.loads(str(raw))
+        if "n_mels" in stored:  # what earlier versions called it
+            stored.setdefault("mel_bands", stored.pop("n_mels"))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in stored.items() if k in known})
     except (ValueError, TypeError):
@@ -59,6 +69,7 @@ class DisplayPanel(QWidget):
         self.window.addItems(WINDOWS)
         self.scale = QComboBox()
         self.scale.addItems(SCALES)
+        self.mel_bands = QSpinBox(minimum=MEL_BANDS[0], maximum=MEL_BANDS[1], singleStep=16)
         self.channel = QSpinBox(minimum=1, maximum=64)
         self.colormap = QComboBox()
         self.colormap.addItems(list(COLORMAPS))
@@ -78,6 +89,7 @@ class DisplayPanel(QWidget):
         form.addRow("Overlap", self.overlap)
         form.addRow("Window", self.window)
         form.addRow("Frequency scale", self.scale)
+        form.addRow("Mel bands", self.mel_bands)
         form.addRow("Channel", self.channel)
         form.addRow("Colour map", self.colormap)
         form.addRow("Brightness (top)", self.db_ceiling)
@@ -92,6 +104,8 @@ class DisplayPanel(QWidget):
         for combo in (self.fft_size, self.overlap, self.window, self.scale):
             combo.currentIndexChanged.connect(self._emit_spectrogram)
         self.channel.valueChanged.connect(self._emit_spectrogram)
+        self.mel_bands.valueChanged.connect(self._emit_spectrogram)
+        self.scale.currentTextChanged.connect(lambda scale: self.mel_bands.setEnabled(scale == "mel"))
         self.colormap.currentIndexChanged.connect(self._emit_display)
         for spin in (self.db_ceiling, self.db_range, self.freq_min, self.freq_max, self.default_span):
             spin.valueChanged.connect(self._emit_display)
@@ -102,6 +116,7 @@ class DisplayPanel(QWidget):
             self.overlap,
             self.window,
             self.scale,
+            self.mel_bands,
             self.channel,
             self.colormap,
             self.db_ceiling,
@@ -116,6 +131,8 @@ class DisplayPanel(QWidget):
         self.overlap.setCurrentIndex(max(0, self.overlap.findData(spectrogram.overlap)))
         self.window.setCurrentText(spectrogram.window)
         self.scale.setCurrentText(spectrogram.scale)
+        self.mel_bands.setValue(spectrogram.mel_bands)
+        self.mel_bands.setEnabled(spectrogram.scale == "mel")
         self.channel.setValue(spectrogram.channel + 1)
         self.colormap.setCurrentText(display.colormap)
         self.db_ceiling.setValue(display.db_ceiling)
@@ -132,6 +149,7 @@ class DisplayPanel(QWidget):
             overlap=float(self.overlap.currentData()),
             window=self.window.currentText(),
             scale=self.scale.currentText(),
+            mel_bands=self.mel_bands.value(),
             channel=self.channel.value() - 1,
         )
 

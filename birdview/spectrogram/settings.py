@@ -8,6 +8,7 @@ WINDOWS = ("hann", "hamming", "blackman", "boxcar")
 SCALES = ("linear", "mel")
 FFT_SIZES = (128, 256, 512, 1024, 2048, 4096, 8192)
 OVERLAPS = (0.0, 0.5, 0.75, 0.875)
+MEL_BANDS = (16, 512)
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,8 @@ class SpectrogramSettings:
     overlap: float = 0.75
     window: str = "hann"
     scale: str = "linear"
-    n_mels: int = 160
+    #: Bands of the mel display scale (a viewing choice; the model's own mels are trainer.frontend's).
+    mel_bands: int = 160
     channel: int = 0
 
     def __post_init__(self) -> None:
@@ -28,6 +30,8 @@ class SpectrogramSettings:
             raise ValueError(f"window must be one of {WINDOWS}, not {self.window!r}")
         if self.scale not in SCALES:
             raise ValueError(f"frequency scale must be one of {SCALES}, not {self.scale!r}")
+        if not MEL_BANDS[0] <= self.mel_bands <= MEL_BANDS[1]:
+            raise ValueError(f"mel bands must be within {MEL_BANDS[0]}-{MEL_BANDS[1]}, not {self.mel_bands}")
 
     @property
     def hop(self) -> int:

@@ -94,24 +94,24 @@ def _window(name: str, n_fft: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+def _mel_filterbank(sample_rate: int, n_fft: int, bands: int) -> np.ndarray:
     return librosa.filters.mel(
-        sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=sample_rate / 2, norm=None
+        sr=sample_rate, n_fft=n_fft, n_mels=bands, fmin=0.0, fmax=sample_rate / 2, norm=None
     ).astype(np.float32)
 
 
 def frequency_extent(settings: SpectrogramSettings, sample_rate: int) -> tuple[float, float]:
     """The y range a tile image covers: Hz for a linear scale, mel for a mel scale."""
     if settings.scale == "mel":
-        points = _mel_points(sample_rate, settings.n_mels)
+        points = _mel_points(sample_rate, settings.mel_bands)
         step = points[1] - points[0]
         return float(points[1] - step / 2), float(points[-2] + step / 2)
     bin_hz = sample_rate / settings.n_fft
     return -bin_hz / 2, (settings.n_fft // 2 + 0.5) * bin_hz
 
 
-def _mel_points(sample_rate: int, n_mels: int) -> np.ndarray:
-    return np.linspace(librosa.hz_to_mel(0.0), librosa.hz_to_mel(sample_rate / 2), n_mels + 2)
+def _mel_points(sample_rate: int, bands: int) -> np.ndarray:
+    return np.linspace(librosa.hz_to_mel(0.0), librosa.hz_to_mel(sample_rate / 2), bands + 2)
 
 
 def hz_to_y(hz: float | np.ndarray, settings: SpectrogramSettings) -> float | np.ndarray:
@@ -184,7 +184,7 @@ def compute_columns(
 def power_to_display_db(power: np.ndarray, settings: SpectrogramSettings, sample_rate: int) -> np.ndarray:
     """(columns, bins) power to (rows, columns) dB, 0 dB being a full-scale sine."""
     if settings.scale == "mel":
-        power = power @ _mel_filterbank(sample_rate, settings.n_fft, settings.n_mels).T
+        power = power @ _mel_filterbank(sample_rate, settings.n_fft, settings.mel_bands).T
     window_gain = float(_window(settings.window, settings.n_fft).sum()) / 2
     db = 10.0 * np.log10(np.maximum(power, _POWER_FLOOR) / window_gain**2)
     return np.ascontiguousarray(db.T, dtype=np.float32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QToolBar
 
@@ -17,6 +17,10 @@ from birdview.store.project import Annotation, Project, ProjectError, RecordingR
 
 
 class LabelingController(QObject):
+    #: A verdict ("confirm", "reject", "uncertain", "relabel") asked for by a key with no box or
+    #: label to act on; the review queue takes it for its current candidate.
+    verdictRequested = Signal(str)
+
     def __init__(self, window: QMainWindow, view: SpectrogramView, menu: QMenu) -> None:
         super().__init__(window)
         self.window = window
@@ -51,9 +55,6 @@ class LabelingController(QObject):
         # Queued: the panel's rows are refilled after the save, not inside the table's own edit.
         self.panel.noteEdited.connect(self.set_note, Qt.ConnectionType.QueuedConnection)
         self._jump: Callable[[Annotation], None] | None = None
-        #: Called with a verdict ("confirm", "reject", "uncertain", "relabel") when a key has no box
-        #: or label to act on; the review queue uses it. Returns whether it was handled.
-        self.fallback: Callable[[str], bool] = lambda verdict: False
         self._set_enabled(False)
 
     def _action(self, menu: QMenu, text: str, key, slot: Callable[[], None]) -> QAction:
@@ -103,6 +104,11 @@ class LabelingController(QObject):
         margin = (t1 - t0) * 0.5
         visible = self.project.annotations(recording_id=self.recording.id, start_s=t0 - margin, end_s=t1 + margin)
         self.layer.show(visible, self.view.spectrogram_settings, self.view.recording.sample_rate / 2)
+
+    def redraw(self) -> None:
+        """Draw the visible labels afresh (the spectrogram's frequency scale may have changed)."""
+        self.layer.clear()
+        self.refresh_visible()
 
     def jump_to(self, annotation: Annotation) -> None:
         if self._jump is not None:
@@ -160,7 +166,7 @@ class LabelingController(QObject):
                 f"Marked {kind.replace('_', ' ')}",
             )
         else:
-            self.fallback(Verdict.REJECT if kind == Kind.HARD_NEGATIVE else Verdict.UNCERTAIN)
+            self.verdictRequested.emit(Verdict.REJECT if kind == Kind.HARD_NEGATIVE else Verdict.UNCERTAIN)
 
     def relabel_selected(self) -> None:
         if self.layer.selected_id is not None:
@@ -168,13 +174,13 @@ class LabelingController(QObject):
                 lambda: self.project.update_annotation(self.layer.selected_id, species=self._species()), "Relabelled"
             )
         else:
-            self.fallback(Verdict.RELABEL)
+            self.verdictRequested.emit(Verdict.RELABEL)
 
     def set_status(self, status: str) -> None:
         if self.layer.selected_id is not None:
             self._edit(lambda: self.project.update_annotation(self.layer.selected_id, status=status), status.title())
         else:
-            self.fallback(Verdict.CONFIRM if status == Status.CONFIRMED else Verdict.REJECT)
+            self.verdictRequested.emit(Verdict.CONFIRM if status == Status.CONFIRMED else Verdict.REJECT)
 
     def set_note(self, annotation_id: int, note: str) -> None:
         """Save a label's free-text note (empty text clears it); one undo step."""

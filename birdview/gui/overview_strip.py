@@ -58,7 +58,7 @@ class OverviewStrip(pg.PlotWidget):
         self.builder: OverviewBuilder | None = None
         self.display_settings = DisplaySettings()
         self._timer = QTimer(self, interval=_POLL_MS)
-        self._timer.timeout.connect(self._refresh)
+        self._timer.timeout.connect(self.refresh)
 
     def set_recording(self, recording: Recording | None, settings: SpectrogramSettings) -> None:
         if self.builder is not None:
@@ -72,7 +72,7 @@ class OverviewStrip(pg.PlotWidget):
         self.view_box.setXRange(0, recording.info.duration_s, padding=0)
         self.builder = OverviewBuilder(recording, settings).start()
         self._timer.start()
-        self._refresh()
+        self.refresh()
 
     def set_display_settings(self, settings: DisplaySettings) -> None:
         self.display_settings = settings
@@ -86,7 +86,8 @@ class OverviewStrip(pg.PlotWidget):
     def finished(self) -> bool:
         return self.builder is None or self.builder.finished
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
+        """Draw what the overview builder has made so far (the timer does this while it works)."""
         builder = self.builder
         if builder is None:
             self._timer.stop()

@@ -22,6 +22,7 @@ from birdview.gui.spectrogram_view import LEFT_AXIS_WIDTH
 from birdview.review.tracks import Tracks
 from birdview.spectrogram.settings import SpectrogramSettings
 from birdview.spectrogram.tiles import hz_to_y
+from birdview.store.project import ModelRow
 
 TRACK_COLOURS = ("#ffd000", "#00e0ff", "#ff60c0", "#80ff80", "#ff8040", "#b0a0ff")
 HEATMAP_SPECIES = 8
@@ -104,6 +105,12 @@ class ProbabilityPanel(QWidget):
     def _on_threshold(self) -> None:
         self.set_threshold(self.threshold)
         self.thresholdChanged.emit(self.threshold)
+
+    def set_model(self, model: ModelRow | None) -> None:
+        """Shown only while there is an active model (no room taken without one); its classes are
+        the species to choose from."""
+        self.setVisible(model is not None)
+        self.set_classes(model.classes if model is not None else [])
 
     def set_classes(self, classes: list[str]) -> None:
         self.species_box.clear()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -154,6 +155,24 @@ class RetrainController(QObject):
     @property
     def running(self) -> bool:
         return self._starting or (self.job is not None and self.job.process.running)
+
+    def confirm_close(self) -> bool:
+        """Before the window closes: with a job running, ask whether to stop it (Yes) or leave it
+        running in the background (No); False when the user cancels closing."""
+        if not self.running:
+            return True
+        answer = QMessageBox.question(
+            self.window,
+            "A training job is running",
+            "Stop the training job?\n\nNo: it goes on in the background, and its model is added to the "
+            "project when you open it next.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Cancel:
+            return False
+        if answer == QMessageBox.StandardButton.Yes and self.job is not None:
+            self.job.process.cancel()
+        return True
 
     def set_recordings(self, recordings: list) -> None:
         self.panel.valid_list.clear()

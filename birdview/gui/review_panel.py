@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from birdview.gui.workers import WorkerPool
 from birdview.review.queue import ORDERS, Candidate, progress, queue_with_progress, record_verdicts, verdicts_of
 from birdview.spectrogram.ticks import format_time
-from birdview.store.project import Project, ProjectError
+from birdview.store.project import ModelRow, Project, ProjectError
 
 ALL_SPECIES = "all species"
 #: Rows listed in the table; the queue itself can be longer (S goes on past them).
@@ -134,6 +134,10 @@ class ReviewController(QObject):
     @property
     def current(self) -> Candidate | None:
         return self.queue[self.position] if self.active else None
+
+    def set_model(self, model: ModelRow | None) -> None:
+        """The active model changed: its classes are the species to filter by; the queue is refilled."""
+        self.set_classes(model.classes if model is not None else [])
 
     def set_classes(self, classes: list[str]) -> None:
         self.panel.species.blockSignals(True)

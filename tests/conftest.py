@@ -97,6 +97,16 @@ def fake_streams():
 
 
 @pytest.fixture(scope="module")
+def species_file(tmp_path_factory) -> Path:
+    """The generated species (tests/synthetic_birds.py), one a line, as birdview-train --species reads them."""
+    from tests.synthetic_birds import SPECIES
+
+    path = tmp_path_factory.mktemp("species") / "species.txt"
+    path.write_text("\n".join(SPECIES) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
     """A small birdview-train checkpoint with random weights for the four generated species."""
     from tests.synthetic_birds import SPECIES

@@ -63,13 +63,6 @@ def data(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def species_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("species") / "species.txt"
-    path.write_text("\n".join(SPECIES) + "\n")
-    return path
-
-
-@pytest.fixture(scope="module")
 def finished_run(data: Path, species_file: Path, tmp_path_factory) -> Path:
     """The output folder of a one-epoch Lightning run (checkpoints/last.ckpt with training state)."""
     out = tmp_path_factory.mktemp("run")

@@ -37,13 +37,6 @@ def data(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def species_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("species") / "species.txt"
-    path.write_text("\n".join(SPECIES) + "\n")
-    return path
-
-
-@pytest.fixture(scope="module")
 def trained(data: Path, species_file: Path, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     config = TrainConfig(data=str(data), out=str(out), species=str(species_file), epochs=10, patience=10, **TINY)

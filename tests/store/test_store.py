@@ -187,7 +187,7 @@ def test_labels_reported_made_survive_sigkill(project: Project, recording, tmp_p
         [sys.executable, str(script), str(project.folder)],
         stdout=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
     )
     reported = []
     for line in process.stdout:

@@ -73,7 +73,7 @@ case "$action" in
     export QT_QPA_PLATFORM=offscreen
     echo "setup: ruff"
     .venv/bin/ruff check .
-    echo "setup: import contracts (only birdview.gui may import Qt)"
+    echo "setup: import contracts (Qt only in birdview.gui, birdview's layers, the trainer below the app)"
     .venv/bin/lint-imports
     echo "setup: pytest"
     exec .venv/bin/python -m pytest "${@:2}"

@@ -9,10 +9,12 @@ what that does to validation macro ROC-AUC.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer.frontend import FrontEndConfig
+if TYPE_CHECKING:  # torch, which the front end needs, is not loaded to ask about bf16
+    from trainer.frontend import FrontEndConfig
 
 PRECISIONS = ("fp32", "bf16")
 _HINTS = {"fp32": "f32", "bf16": "bf16"}

@@ -25,7 +25,7 @@ from birdview.audio.recording import Recording
 from birdview.formats.clips import clip_name, species_folder, write_clip
 from birdview.store.labels import Kind
 from birdview.store.paths import atomic_write, child_path, staged_writes, unique_name
-from trainer.data.metadata import AUDIO_FOLDER, METADATA_FILE
+from trainer.data.layout import AUDIO_FOLDER, METADATA_FILE
 
 #: The trainer's columns, first in every row.
 COLUMNS = ("primary_label", "secondary_labels", "type", "filename", "rating")

@@ -21,7 +21,7 @@ from birdview.jobs.child_process import DONE, RUNNING, ChildProcessJob, JobEvent
 from birdview.jobs.scoring import add_model
 from birdview.jobs.training_set import SPECIES_FILE, TrainingData, build_training_data
 from birdview.store.project import ModelRow, Project, ProjectError
-from trainer.data.metadata import METADATA_FILE
+from trainer.data.layout import METADATA_FILE
 
 MODES = ("quick", "full")
 QUICK_EPOCHS, FULL_EPOCHS = 40, 8

@@ -13,12 +13,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from birdview.jobs.child_process import trainer_command
 from birdview.store.project import ModelRow, Project, ProjectError
-from trainer.frontend import MelFrontEnd
-from trainer.inference import InferenceError, Scorer, load_scorer, probabilities, resolve_engine
-from trainer.window_stream import mel_chunks, window_count
+
+if TYPE_CHECKING:
+    from trainer.inference import Scorer
+
+# The trainer's inference (torch, timm, OpenVINO) is imported where it is used, not when the
+# window starts: a viewer that never scores never pays for it.
 
 
 @dataclass
@@ -53,6 +57,8 @@ def add_model(
     training_labels: list[int] | None = None,
 ) -> ModelRow:
     """Register a birdview-train checkpoint or ONNX export; its classes become project species."""
+    from trainer.inference import InferenceError, load_scorer
+
     path = Path(path).absolute()
     try:
         scorer = load_scorer(path, engine="onnxruntime" if path.suffix == ".onnx" else "torch")
@@ -75,13 +81,12 @@ def add_model(
 
 def bf16_available() -> bool:
     """Whether scoring in bf16 runs natively here (OpenVINO installed and a CPU with bf16)."""
-    from trainer.inference import openvino_available
-
-    if not openvino_available():
-        return False
     from trainer.openvino_backend import bf16_supported
 
-    return bf16_supported()
+    try:
+        return bf16_supported()
+    except ImportError:  # OpenVINO is not installed
+        return False
 
 
 def fast_copy_path(project: Project, version: int) -> Path:
@@ -127,6 +132,8 @@ def prepare_fast_copy(
 
 def windows_to_score(project: Project, version: int, recording_ids: Sequence[int] | None = None) -> dict[int, int]:
     """Per recording, how many windows are still unscored by this model version."""
+    from trainer.window_stream import window_count
+
     model = project.model(version)
     todo = {}
     for recording in project.recordings():
@@ -155,6 +162,10 @@ def score(
 
     ``engine`` and ``precision`` are those of ``birdview-train predict`` (see ``resolve_engine``).
     """
+    from trainer.frontend import MelFrontEnd
+    from trainer.inference import InferenceError, load_scorer, probabilities, resolve_engine
+    from trainer.window_stream import mel_chunks
+
     cancel = cancel or threading.Event()
     started = time.monotonic()
     with Project.open(project_folder) as project:

@@ -19,7 +19,7 @@ from birdview.store import labels as label_rules
 from birdview.store.labels import Kind
 from birdview.store.paths import UnsafePathError, atomic_write, staged_writes
 from birdview.store.project import Annotation, Project, ProjectError, RecordingRow
-from trainer.data.metadata import AUDIO_FOLDER, METADATA_FILE
+from trainer.data.layout import AUDIO_FOLDER, METADATA_FILE
 
 #: What a training set adds to the trainer's columns: the validation fold (0: held out, 1: in
 #: training, -1: a base dataset's row, always in training), the label and, for a hard negative,

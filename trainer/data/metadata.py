@@ -19,8 +19,9 @@ import pandas as pd
 import soundfile as sf
 from sklearn.model_selection import StratifiedKFold
 
-METADATA_FILE = "train_metadata.csv"
-AUDIO_FOLDER = "train_audio"
+from trainer.data.layout import AUDIO_FOLDER, METADATA_FILE
+
+__all__ = ["AUDIO_FOLDER", "METADATA_FILE"]
 NEGATIVE_LABELS = {"", "background", "nocall", "noise"}
 REQUIRED_COLUMNS = ("primary_label", "filename")
 

@@ -261,8 +261,8 @@ def recover(folder: str | Path, backup: str | Path | None = None, keep_current: 
         raise ProjectError(f"{where}: no usable backup to restore; the project was left as it is")
 
     moved_to = None
-    present = [p for p in (database, *(database.with_name(database.name + s) for s in ("-wal", "-shm", ".edits")))]
-    present = [p for p in present if p.exists()]
+    companions = [database.with_name(database.name + suffix) for suffix in ("-wal", "-shm")] + [_mark_path(database)]
+    present = [path for path in (database, *companions) if path.exists()]
     if present:
         moved_to = folder / f"damaged-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}"
         moved_to.mkdir()

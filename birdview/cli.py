@@ -93,6 +93,8 @@ def _recover(argv: list[str]) -> int:
         print(f"kept the current database as it is: {result.labels} label(s), {result.edits} edit(s)")
         return 0
     print(f"restored {result.restored}: {result.labels} label(s), {result.edits} edit(s)")
+    if result.behind:
+        print(f"the backup is {result.behind} saved edit(s) behind the database it replaces")
     if result.moved_to is not None:
         print(f"the damaged database was moved to {result.moved_to}")
     return 0

@@ -65,7 +65,9 @@ def load_plain(path: str | Path, what: str = "checkpoint") -> object:
         raise CheckpointError(f"{path}: not a readable {what} (not a PyTorch file, or damaged)") from None
     except Exception as exc:
         detail = str(exc).split(". ", 1)[0].strip() or type(exc).__name__
-        if isinstance(exc, (RuntimeError, EOFError, zipfile.BadZipFile)):
+        if isinstance(exc, KeyError) or detail.isdigit():  # e.g. a text file read as a legacy torch file
+            detail = "not a PyTorch file, or damaged"
+        elif isinstance(exc, (RuntimeError, EOFError, zipfile.BadZipFile)):
             detail = f"the file is truncated or damaged: {detail}"
         raise CheckpointError(f"{path}: not a readable {what} ({detail})") from None
 

@@ -79,7 +79,7 @@ def number(value: object, column: str, where: str, optional: bool = False) -> fl
     """A cell as a finite number. Empty (or ``nan``, how pandas writes a missing value) is None
     when ``optional``; ``inf``, ``-inf`` and numbers too large for a float are refused."""
     result = None
-    if value is not None and value != "":
+    if value is not None and value != "" and not (isinstance(value, str) and "_" in value):  # float() takes 1_0
         try:
             result = float(value)  # the common case first: imports of 100 000 rows call this a lot
         except (TypeError, ValueError):
@@ -98,7 +98,10 @@ def number(value: object, column: str, where: str, optional: bool = False) -> fl
 
 
 def score(value: object, column: str, where: str) -> float | None:
-    """An optional confidence or score: a number from 0 to 1."""
+    """An optional confidence or score: a number from 0 to 1, or empty. ``nan`` is refused: a
+    missing score is an empty cell, and a score that is not a number is a broken file."""
+    if isinstance(value, str) and value.strip().lower() == "nan":
+        raise LabelFileError(f"{where}: {column} nan is not a number from 0 to 1")
     result = number(value, column, where, optional=True)
     if result is not None and not 0.0 <= result <= 1.0:
         raise LabelFileError(f"{where}: {column} {result} is not between 0 and 1")

@@ -217,6 +217,8 @@ class Recovery:
     moved_to: Path | None
     labels: int
     edits: int
+    #: Saved edits the restored backup does not hold (known when the edit mark beside it was kept).
+    behind: int | None = None
 
 
 def _usable(path: Path) -> bool:
@@ -252,6 +254,13 @@ def recover(folder: str | Path, backup: str | Path | None = None, keep_current: 
         write_mark(database, mark)
         return Recovery(None, None, labels, mark.edits)
 
+    if backup is None and database.exists() and _usable(database) and not _lost_edits(database):
+        raise ProjectError(
+            f"{database}: whole (it passes its check and holds every saved edit), so nothing was changed. "
+            f"To go back to a backup all the same, name it: birdview recover --project {folder} --backup FILE "
+            f"(the backups: birdview recover --project {folder} --list)"
+        )
+    saved = read_mark(database)
     candidates = [Path(backup)] if backup is not None else backups(folder)
     if backup is not None and not candidates[0].exists():
         raise ProjectError(f"{candidates[0]}: no such backup")
@@ -282,4 +291,19 @@ def recover(folder: str | Path, backup: str | Path | None = None, keep_current: 
         source.close()
     os.replace(temporary, database)
     write_mark(database, mark)
-    return Recovery(chosen, moved_to, labels, mark.edits)
+    behind = saved.edits - mark.edits if saved is not None and saved.project_id == mark.project_id else None
+    return Recovery(chosen, moved_to, labels, mark.edits, behind)
+
+
+def _lost_edits(database: Path) -> bool:
+    saved = read_mark(database)
+    if saved is None:
+        return False
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        current = database_mark(connection)
+    except sqlite3.Error:
+        return True
+    finally:
+        connection.close()
+    return saved.project_id == current.project_id and saved.edits > current.edits

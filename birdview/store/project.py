@@ -16,6 +16,7 @@ import operator
 import os
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
@@ -357,6 +358,8 @@ class Project:
         have = {row[0] for row in self.db.execute("SELECT code FROM species")}
         rows = []
         for code, common, scientific in entries:
+            if not code.strip() or any(unicodedata.category(c) == "Cc" for c in code):
+                raise ProjectError(f"species {code!r}: a species code needs a visible name without tabs or line breaks")
             if code not in have:
                 have.add(code)
                 rows.append((code, common, scientific, int(user_added)))

@@ -439,3 +439,28 @@ def test_the_store_refuses_labels_that_would_break_views_and_exports(project, ch
     with pytest.raises(ProjectError, match=message):
         project.update_annotation(stored.id, **changes)
     assert project.annotation(stored.id) == stored
+
+
+def test_odd_numbers_and_nan_scores_are_refused(tmp_path) -> None:
+    from birdview.formats.labels import LabelFileError, number, score
+
+    with pytest.raises(LabelFileError, match="'1_0' is not a number"):
+        number("1_0", "Begin Time (s)", "t.txt:2")
+    with pytest.raises(LabelFileError, match="Confidence nan is not a number from 0 to 1"):
+        score("nan", "Confidence", "t.csv:2")
+    assert score("", "Confidence", "t.csv:2") is None  # an empty cell is no score
+    assert number("nan", "Low Freq (Hz)", "t.txt:2", optional=True) is None  # pandas' missing value
+
+
+def test_a_species_name_with_a_tab_or_line_break_is_refused(tmp_path) -> None:
+    from birdview.store.project import Project, ProjectError
+
+    audio = write_tone_file(tmp_path / "rec.wav", duration_s=10.0)
+    with Project.create(tmp_path / "project", species=["amecro"]) as project:
+        project.add_recordings([audio])
+        table = tmp_path / "t.csv"
+        header = "Start (s),End (s),Scientific name,Common name,Confidence,File"
+        table.write_text(f'{header}\n1,2,"tab\there",x,0.5,{audio}\n')
+        with pytest.raises(ProjectError, match="tabs or line breaks"):
+            import_files(project, "birdnet", [table], add_unknown=True)
+        assert project.species_codes() == ["amecro"] and project.count_annotations() == 0

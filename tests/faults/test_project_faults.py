@@ -143,7 +143,9 @@ def test_a_truncated_database_is_refused_and_recover_restores_the_last_backup(tm
 def test_recover_without_a_backup_says_so_and_changes_nothing(tmp_path, recording, capsys) -> None:
     folder = tmp_path / "project"
     _project_with_labels(folder, recording, count=3).close()
-    before = _digest(folder / DATABASE)
+    database = folder / DATABASE
+    database.write_bytes(database.read_bytes()[:3000])
+    before = _digest(database)
     code, _, err = _run(["recover", "--project", str(folder)], capsys)
     assert code == 2 and "no usable backup" in err
     assert _digest(folder / DATABASE) == before
@@ -230,3 +232,22 @@ def test_the_window_names_a_damaged_project_and_keeps_running(qtbot, tmp_path, r
     assert _digest(database) == before
     with pytest.raises(ProjectError):
         Project.open(folder)
+
+
+def test_recover_leaves_a_whole_project_alone_unless_a_backup_is_named(tmp_path, recording, capsys) -> None:
+    folder = tmp_path / "project"
+    with _project_with_labels(folder, recording, count=2) as project:
+        project.start_backup().join()
+        rid = project.recordings()[0].id
+        for i in range(3):  # edits the backup does not hold
+            project.add_annotation(Annotation(rid, 20.0 + i, 20.5 + i, species="barswa"))
+    before = _digest(folder / DATABASE)
+    code, _, err = _run(["recover", "--project", str(folder)], capsys)
+    assert code == 2 and "whole" in err and "--backup FILE" in err
+    assert _digest(folder / DATABASE) == before and not list(folder.glob("damaged-*"))
+
+    backup = integrity.backups(folder)[0]
+    code, out, _ = _run(["recover", "--project", str(folder), "--backup", str(backup)], capsys)
+    assert code == 0 and "2 label(s)" in out and "3 saved edit(s) behind" in out
+    with Project.open(folder) as project:
+        assert project.count_annotations() == 2

@@ -457,3 +457,13 @@ def test_trainconfig_defaults_pass_their_own_type_check() -> None:
 
     # Every default, fed back as if it came from a file (as a run's config.yaml is), is accepted.
     assert merge(TrainConfig(), TrainConfig().as_dict(), "config.yaml") == TrainConfig()
+
+
+def test_a_text_file_named_like_a_checkpoint_is_named_plainly(tmp_path) -> None:
+    from trainer.checkpoint import CheckpointError, read_checkpoint
+
+    fake = tmp_path / "model.ckpt"
+    fake.write_text("hello world\n")
+    expected = r"model\.ckpt: not a readable checkpoint \(not a PyTorch file, or damaged\)"
+    with pytest.raises(CheckpointError, match=expected):
+        read_checkpoint(fake)

@@ -23,12 +23,17 @@ def read(path: Path, problems: list[str] | None = None) -> list[TableLabel]:
     number (``labels.json:1: sound event 3``: exports are one line). Its coordinates are taken as
     the file writes them (soundevent would put a reversed box in order) and every malformed one is
     named (one refusal)."""
-    from soundevent import io
+    from soundevent.io.aoef import AOEFObject, to_soundevent
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-        project = io.load(str(path), type="annotation_project")
+        # Read by content, not by file name (an export to a name without .json reads back), and
+        # with or without a byte-order mark.
+        text = path.read_text(encoding="utf-8-sig")
+        document = AOEFObject.model_validate_json(text)
+        if document.data.collection_type != "annotation_project":
+            raise ValueError(f"it holds a {document.data.collection_type}, not an annotation project")
+        project = to_soundevent(document)
     except Exception as exc:
         raise LabelFileError(f"{path}: not a readable AOEF annotation project ({type(exc).__name__}: {exc})") from None
     written, lines = _written_coordinates(text), _uuid_lines(text)

@@ -464,3 +464,14 @@ def test_a_species_name_with_a_tab_or_line_break_is_refused(tmp_path) -> None:
         with pytest.raises(ProjectError, match="tabs or line breaks"):
             import_files(project, "birdnet", [table], add_unknown=True)
         assert project.species_codes() == ["amecro"] and project.count_annotations() == 0
+
+
+def test_an_aoef_export_reads_back_whatever_its_name_and_with_a_byte_order_mark(project, recording, tmp_path) -> None:
+    with _project(tmp_path / "source", recording) as source:
+        rid = source.recordings()[0].id
+        source.add_annotations([Annotation(rid, 1.0 + i, 1.5 + i, 1000.0, 2000.0, "amecro") for i in range(3)])
+        plain = export(source, "aoef", tmp_path / "labels_without_suffix")[0]
+    marked = tmp_path / "marked.json"
+    marked.write_text("\ufeff" + plain.read_text(encoding="utf-8"), encoding="utf-8")
+    assert _import(project, "aoef", plain, recording).added == 3
+    assert _import(project, "aoef", marked, recording).duplicates == 3

@@ -100,7 +100,12 @@ def _audio(tmp_path: Path, name: str, folder: str = "audio") -> Path:
 def _project(folder: Path, audio: Path, species: str) -> Project:
     """One recording, a confirmed call of ``species`` and a hard negative of it."""
     project = Project.create(folder, species=["amecro"])
-    project.add_species([(species, None, None)])
+    if any(unicodedata.category(c) == "Cc" for c in species):
+        # Refused by add_species now; a project made by an earlier version may still hold one.
+        with project.db:
+            project.db.execute("INSERT INTO species(code, user_added) VALUES (?, 1)", (species,))
+    else:
+        project.add_species([(species, None, None)])
     added, problems = project.add_recordings([audio])
     assert added and not problems
     recording = added[0]

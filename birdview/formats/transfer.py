@@ -28,6 +28,7 @@ from birdview.store.paths import (
     unique_name,
 )
 from birdview.store.project import KINDS, STATUSES, Annotation, Project, ProjectError, RecordingRow
+from birdview.store.species import SpeciesNames
 
 IMPORT_FORMATS = ("raven", "audacity", "birdnet", "perch", "aoef")
 EXPORT_FORMATS = ("raven", "audacity", "birdnet", "perch", "aoef", "birdclef", "clips")
@@ -180,13 +181,13 @@ def _import_files(
         error.clippable = clippable
         raise error
 
-    species = _SpeciesNames(project.species_table(), mapping)
+    species = project.species_names()
     codes: dict[tuple[str, ...], str | None] = {}
     unknown: dict[str, str] = {}
     for label, _, _ in fitted:
         names = tuple(label.names)
         if names not in codes:
-            codes[names] = species.resolve(names)
+            codes[names] = _resolve(species, names, mapping)
         if codes[names] is None and names:
             unknown.setdefault(names[0], label.where)
     new_species: list[tuple[str, str | None, str | None]] = []
@@ -199,7 +200,7 @@ def _import_files(
                 scientific = label.names[0] if common else None
                 new_species.append((label.names[0], common, scientific))
         species.add(new_species)
-        codes = {names: species.resolve(names) for names in codes}
+        codes = {names: _resolve(species, names, mapping) for names in codes}
 
     annotations = [
         _annotation(label, codes[tuple(label.names)], target, author, values) for label, target, values in fitted
@@ -222,36 +223,15 @@ def _line_of(problem: str, path: Path) -> int:
     return int(digits) if digits else 0
 
 
-class _SpeciesNames:
-    """Species by code, common or scientific name (any case), as Project.resolve_species finds
-    them, held in memory: an import resolves each distinct name once, without a query."""
-
-    def __init__(self, table: Sequence[tuple[str, str | None, str | None]], mapping: dict[str, str]) -> None:
-        self.mapping = mapping
-        self.codes: set[str] = set()
-        self.folded: dict[str, str] = {}
-        self.add(table)
-
-    def add(self, table: Sequence[tuple[str, str | None, str | None]]) -> None:
-        rows = sorted(table, key=lambda row: row[0])
-        self.codes.update(code for code, _, _ in rows)
-        for column in range(3):  # a code first, then a common name, then a scientific name
-            for row in rows:
-                if row[column]:
-                    self.folded.setdefault(row[column].strip().lower(), row[0])
-
-    def code(self, name: str) -> str | None:
-        text = name.strip()
-        return text if text in self.codes else self.folded.get(text.lower())
-
-    def resolve(self, names: Sequence[str]) -> str | None:
-        for name in names:
-            if name in self.mapping:
-                return self.code(self.mapping[name]) or self.mapping[name]
-            code = self.code(name)
-            if code is not None:
-                return code
-        return None
+def _resolve(species: SpeciesNames, names: Sequence[str], mapping: dict[str, str]) -> str | None:
+    """The code of the first of a label's names that is mapped (--map) or known to the project."""
+    for name in names:
+        if name in mapping:
+            return species.code(mapping[name]) or mapping[name]
+        code = species.code(name)
+        if code is not None:
+            return code
+    return None
 
 
 class _RecordingFinder:

@@ -30,6 +30,7 @@ from birdview.store.errors import ProjectDamagedError, ProjectError
 from birdview.store.integrity import DATABASE
 from birdview.store.labels import Annotation, Kind, Source, Status, Verdict, label_identity
 from birdview.store.schema import migrate
+from birdview.store.species import SpeciesNames
 
 __all__ = ["DATABASE", "Annotation", "ModelRow", "Project", "ProjectDamagedError", "ProjectError", "RecordingRow"]
 # The choices as plain strings (the rules about them are in birdview.store.labels).
@@ -374,15 +375,13 @@ class Project:
     def species_table(self) -> list[tuple[str, str | None, str | None]]:
         return list(self.db.execute("SELECT code, common_name, scientific_name FROM species ORDER BY code"))
 
+    def species_names(self) -> SpeciesNames:
+        """The species table in memory, to find many species by name without a query each."""
+        return SpeciesNames(self.species_table())
+
     def resolve_species(self, label: str) -> str | None:
         """A species code for a label given as code, common name or scientific name (any case)."""
-        text = label.strip()
-        row = self.db.execute(
-            "SELECT code FROM species WHERE code = ?1 OR lower(code) = lower(?1) OR lower(common_name) = lower(?1) "
-            "OR lower(scientific_name) = lower(?1) ORDER BY code = ?1 DESC LIMIT 1",
-            (text,),
-        ).fetchone()
-        return row[0] if row else None
+        return self.species_names().code(label)
 
     # -- annotations -----------------------------------------------------------------------------
 

@@ -447,7 +447,7 @@ class Project:
         for annotation in annotations:
             self._check(annotation, known)
         with self._transaction():
-            added = [self._insert(replace(a, id=None)) for a in annotations]
+            added = self._insert_many(annotations)
         self._record(_Change(description, {a.id: None for a in added}, {a.id: a for a in added}))
         return added
 
@@ -487,7 +487,7 @@ class Project:
         before = {a.id: a for a in self.annotations_by_id(list(remove))}
         with self._transaction():
             # Insert first: SQLite would otherwise hand the deleted ids to the new rows.
-            added = [self._insert(replace(a, id=None)) for a in add]
+            added = self._insert_many(add)
             self.db.executemany("DELETE FROM annotations WHERE id = ?", [(i,) for i in before])
         after: dict[int, Annotation | None] = {i: None for i in before}
         after.update({a.id: a for a in added})

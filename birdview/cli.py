@@ -11,9 +11,24 @@ from birdview.audio.recording import AudioFileError, find_audio_files, probe
 from birdview.spectrogram.ticks import format_time
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from birdview.jobs.child_process import JobEvent
 
-SUBCOMMANDS = ("info", "add", "import", "export", "relink", "models", "score", "detections", "retrain", "recover")
+SUBCOMMANDS = (
+    "info",
+    "add",
+    "import",
+    "export",
+    "relink",
+    "models",
+    "score",
+    "detections",
+    "retrain",
+    "recover",
+    "sites",
+    "species-list",
+)
 
 
 def _gui_parser() -> argparse.ArgumentParser:
@@ -220,23 +235,42 @@ def _relink(argv: list[str]) -> int:
 
 def _models(argv: list[str]) -> int:
     from birdview.jobs.scoring import add_model
+    from trainer.models.registry import BUILT_IN, DESCRIPTIONS
 
-    parser = argparse.ArgumentParser(prog="birdview models", description="List, add and activate model versions.")
+    parser = argparse.ArgumentParser(
+        prog="birdview models",
+        description="List, add and activate model versions. Built-in kinds: "
+        + "; ".join(f"{kind}: {text}" for kind, text in DESCRIPTIONS.items()),
+    )
     parser.add_argument("--project", type=Path, required=True)
-    parser.add_argument("--add", type=Path, metavar="CKPT", help="a birdview-train checkpoint or ONNX export")
+    parser.add_argument(
+        "--add",
+        nargs="+",
+        metavar="MODEL",
+        help="birdnet | perch-v2 FILE | a birdview-train checkpoint (.ckpt) or ONNX export (.onnx)",
+    )
     parser.add_argument("--activate", type=int, metavar="VERSION")
     args = parser.parse_args(argv)
     with _open_project(args.project) as project:
         if args.add:
-            model = add_model(project, args.add)
-            print(f"added model version {model.version}: {len(model.classes)} classes")
+            kind, *rest = args.add
+            if len(rest) > (1 if kind in BUILT_IN else 0):
+                parser.error(f"--add {kind} takes {'one file' if kind in BUILT_IN else 'no more arguments'}")
+            model = add_model(project, kind, file=rest[0] if rest else None)
+            print(f"added model version {model.version}: {model.name}, {len(model.classes)} classes")
+            print(f"licence: {model.licence}")
+            if model.kind == "birdnet":
+                from trainer.models.birdnet import BIRDNET_NOTICE
+
+                print(BIRDNET_NOTICE)
         if args.activate is not None:
             project.activate_model(args.activate)
-        print("version\tactive\tparent\tcreated\tclasses\tpath")
+        print("version\tactive\tkind\tname\tparent\tcreated\tclasses\twindow_s\thop_s\tlicence\tpath")
         for model in project.models():
             print(
-                f"{model.version}\t{'*' if model.active else ''}\t{model.parent or ''}\t{model.created_at}\t"
-                f"{len(model.classes)}\t{model.path}"
+                f"{model.version}\t{'*' if model.active else ''}\t{model.kind}\t{model.name or ''}\t"
+                f"{model.parent or ''}\t{model.created_at}\t{len(model.classes)}\t{model.window_s:g}\t"
+                f"{model.hop_s:g}\t{model.licence or ''}\t{model.path}"
             )
     return 0
 
@@ -261,13 +295,30 @@ def _score(argv: list[str]) -> int:
         default="fp32",
         help="bf16: faster on CPUs with bf16 (OpenVINO) or on a GPU (cuda)",
     )
+    parser.add_argument(
+        "--overlap",
+        type=float,
+        help="overlap of windows as a fraction of the model's window (0.5: a 3 s window every 1.5 s); "
+        "default: as the model was scored before, else 0",
+    )
+    parser.add_argument(
+        "--rescore", action="store_true", help="discard the model's predictions and embeddings and score again"
+    )
     args = parser.parse_args(argv)
 
     def report(progress) -> None:
         eta = f", {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
         print(f"{progress.recording}: {progress.windows_done}/{progress.windows_total} windows{eta}", file=sys.stderr)
 
-    result = score(args.project, args.model, on_progress=report, engine=args.engine, precision=args.precision)
+    result = score(
+        args.project,
+        args.model,
+        on_progress=report,
+        engine=args.engine,
+        precision=args.precision,
+        overlap=args.overlap,
+        rescore=args.rescore,
+    )
     for problem in result.problems:
         print(f"birdview: {problem}", file=sys.stderr)
     print(f"{result.windows} window(s) of {result.recordings} recording(s) scored")
@@ -287,15 +338,139 @@ def _detections(argv: list[str]) -> int:
     parser.add_argument("--model", type=int, metavar="VERSION", help="default: the active model")
     parser.add_argument("--species")
     parser.add_argument("--threshold", type=float, help="default: each species' own threshold, else 0.5")
+    parser.add_argument(
+        "--species-list",
+        type=Path,
+        metavar="FILE",
+        help="only these species (default: the project's species list, "
+        "else those BirdNET expects at each recording's site and week)",
+    )
+    parser.add_argument("--all-species", action="store_true", help="every species, whatever the species lists say")
     args = parser.parse_args(argv)
     with _open_project(args.project) as project:
         model = project.model(args.model) if args.model else project.active_model()
         if model is None:
             print("birdview detections: error: no model in the project", file=sys.stderr)
             return 2
-        rows = detection_rows(project, model.version, args.species, args.threshold)
+        allowed = None if args.all_species else _species_allowed(project, args.species_list)
+        rows = detection_rows(project, model.version, args.species, args.threshold, allowed)
         print(write_detections(args.format, rows, args.out))
     print(f"{len(rows)} detection(s) written", file=sys.stderr)
+    return 0
+
+
+def _species_allowed(project, species_list: Path | None) -> dict[int, frozenset[str] | None]:
+    """The species shown per recording, saying on stderr where each filter came from."""
+    from birdview.jobs.species_filter import species_filters
+
+    filters = species_filters(project, project.recordings(), species_list)
+    _warn("detections", list(dict.fromkeys(w for f in filters.values() for w in f.warnings)))
+    recordings: dict[tuple[str, str, int], int] = {}
+    for f in filters.values():
+        key = (f.source, f.reason, -1 if f.species is None else len(f.species))
+        recordings[key] = recordings.get(key, 0) + 1
+    for (source, reason, count), n in sorted(recordings.items()):
+        if count < 0:
+            print(f"birdview detections: every species for {n} recording(s): {reason}", file=sys.stderr)
+        else:
+            print(
+                f"birdview detections: {n} recording(s) limited to the {count} species of {source} "
+                "(--all-species shows every species)",
+                file=sys.stderr,
+            )
+    return {recording_id: f.species for recording_id, f in filters.items()}
+
+
+def _warn(command: str, warnings: Sequence[str]) -> None:
+    from birdview.formats.labels import MAX_LISTED
+
+    for warning in warnings[:MAX_LISTED]:
+        print(f"birdview {command}: warning: {warning}", file=sys.stderr)
+    if len(warnings) > MAX_LISTED:
+        print(f"birdview {command}: and {len(warnings) - MAX_LISTED} more warning(s)", file=sys.stderr)
+
+
+def _sites(argv: list[str]) -> int:
+    from birdview.store.sites import Site, recordings_per_site, set_site, site, sites
+
+    parser = argparse.ArgumentParser(
+        prog="birdview sites", description="List the recorder sites, or set one's place and time zone."
+    )
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--set", metavar="NAME", help="the site to set (values not given are kept)")
+    parser.add_argument("--lat", type=float, help="with --set: latitude in degrees north (-90 to 90)")
+    parser.add_argument("--lon", type=float, help="with --set: longitude in degrees east (-180 to 180)")
+    parser.add_argument("--timezone", help="with --set: IANA time zone, e.g. Europe/Amsterdam")
+    parser.add_argument("--list", action="store_true", help="list the sites (the default without --set)")
+    args = parser.parse_args(argv)
+    if args.set is None and (args.lat is not None or args.lon is not None or args.timezone is not None):
+        parser.error("--lat, --lon and --timezone go with --set NAME")
+    with _open_project(args.project) as project:
+        if args.set is not None:
+            old = site(project, args.set.strip()) or Site(args.set)
+            new = set_site(
+                project,
+                args.set,
+                old.latitude if args.lat is None else args.lat,
+                old.longitude if args.lon is None else args.lon,
+                old.timezone if args.timezone is None else args.timezone,
+            )
+            place = f"{new.latitude}, {new.longitude}" if new.has_place else "no place"
+            print(f"site {new.name}: {place}; time zone {new.timezone or 'unknown'}", file=sys.stderr)
+        if args.list or args.set is None:
+            counts = recordings_per_site(project)
+            known = {s.name: s for s in sites(project)}
+            print("site\tlatitude\tlongitude\ttimezone\trecordings")
+            for name in sorted(known.keys() | counts.keys()):
+                values = [getattr(known.get(name), column, None) for column in ("latitude", "longitude", "timezone")]
+                cells = "\t".join("" if value is None else str(value) for value in values)
+                print(f"{name}\t{cells}\t{counts.get(name, 0)}")
+    return 0
+
+
+def _species_list(argv: list[str]) -> int:
+    from birdview.jobs.species_filter import set_species_list, species_filter
+
+    parser = argparse.ArgumentParser(
+        prog="birdview species-list",
+        description="Set, clear or show the species shown by default (a species list, else BirdNET's geo model "
+        "at the recording's site).",
+    )
+    parser.add_argument("--project", type=Path, required=True)
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument(
+        "--set", type=Path, metavar="FILE", help="one species a line: code, name, or Scientific name_Common name"
+    )
+    action.add_argument("--clear", action="store_true", help="no project-wide species list")
+    action.add_argument("--show", action="store_true", help="print the species shown by default")
+    parser.add_argument("--recording", help="with --show: for this recording (path, file name or stem)")
+    args = parser.parse_args(argv)
+    if args.recording and not args.show:
+        parser.error("--recording goes with --show")
+    with _open_project(args.project) as project:
+        if args.clear:
+            set_species_list(project, None)
+            print("the project has no species list now", file=sys.stderr)
+            return 0
+        if args.set is not None:
+            chosen = set_species_list(project, args.set)
+            _warn("species-list", chosen.warnings)
+            print(f"species list {chosen.path}: {len(chosen.codes)} species", file=sys.stderr)
+            return 0
+        recording = None
+        if args.recording:
+            recording = project.find_recording(args.recording)
+            if recording is None:
+                print(f"birdview species-list: error: no recording {args.recording!r} in the project", file=sys.stderr)
+                return 2
+        shown = species_filter(project, recording)
+    _warn("species-list", shown.warnings)
+    if shown.species is None:
+        print(f"# every species: {shown.reason}")
+        return 0
+    print(f"# {len(shown.species)} species from {shown.source}")
+    for code in sorted(shown.species):
+        print(code)
     return 0
 
 
@@ -359,6 +534,8 @@ HEADLESS = {
     "recover": _recover,
     "retrain": _retrain,
     "detections": _detections,
+    "sites": _sites,
+    "species-list": _species_list,
     "info": _info,
     "add": _add,
     "import": _import,

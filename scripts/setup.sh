@@ -40,13 +40,13 @@ install_python_packages() {
   [ -x .venv/bin/python ] || "$python" -m venv .venv
   local stamp=.venv/.birdview-installed
   local wanted
-  wanted="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+  wanted="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
     return 0
   fi
   echo "setup: installing Python packages into .venv (the first time takes a few minutes: torch is large)"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -e '.[dev,birdnet]'
   echo "$wanted" > "$stamp"
 }
 

@@ -84,7 +84,15 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
 
 def _predict_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="per-window probabilities for recordings")
-    p.add_argument("--checkpoint", nargs="+", required=True, help=".ckpt or .onnx; several: an ensemble")
+    chosen = p.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--checkpoint", nargs="+", help=".ckpt or .onnx; several: an ensemble")
+    chosen.add_argument(
+        "--model",
+        help="a pretrained model: birdnet (the birdnet extra) or perch-v2 (with --model-file); also a .ckpt/.onnx",
+    )
+    p.add_argument("--model-file", help="perch-v2: its ONNX export (downloaded by you)")
+    p.add_argument("--overlap", type=float, default=0.0, help="--model: overlap of windows, a fraction (e.g. 0.5)")
+    p.add_argument("--embeddings", help="--model: also write every window's embedding here (.npz, one array a file)")
     p.add_argument("--audio", nargs="+", required=True, help="audio files or folders")
     p.add_argument("--out", required=True, help="table of probabilities (.csv or .parquet)")
     p.add_argument("--submission", help="also write a Kaggle submission.csv here")
@@ -185,6 +193,8 @@ def _run_predict(args: argparse.Namespace) -> int:
     paths = expand_audio(args.audio)
     if args.shard:
         paths = shard(paths, args.shard)
+    if args.model:
+        return _run_predict_model(args, paths)
     scorers = [load_scorer(path, args.threads, args.engine, args.precision) for path in args.checkpoint]
     shifts = (0.0,) if not args.tta_shift else (0.0, -args.tta_shift, args.tta_shift)
 
@@ -239,6 +249,51 @@ def _run_export(args: argparse.Namespace) -> int:
     from trainer.onnx_export import export_onnx
 
     print(export_onnx(args.checkpoint, args.out, args.opset))
+    return 0
+
+
+def _run_predict_model(args: argparse.Namespace, paths: list[Path]) -> int:
+    """predict --model: any model kind (BirdNET, Perch v2, a checkpoint), embeddings optional."""
+    import numpy as np
+
+    from trainer.inference import write_table
+    from trainer.models.base import hop_for
+    from trainer.models.predict import predict_windows
+    from trainer.models.registry import load_model
+
+    model = load_model(args.model, args.model_file, threads=args.threads, engine=args.engine, precision=args.precision)
+    print(f"{model.info.name}: {len(model.info.classes)} classes, licence {model.info.licence}", file=sys.stderr)
+
+    def on_file(number: int, total: int, path: Path) -> None:
+        if args.progress == "json":
+            emit(PredictStep(number, total, str(path)))
+        elif args.progress == "bar":
+            print(f"[{number + 1}/{total}] {path}", file=sys.stderr)
+
+    def on_warning(message: str) -> None:
+        if args.progress == "json":
+            emit(Warned(message))
+        print(f"birdview-train: warning: {message}", file=sys.stderr)
+
+    hop = hop_for(model.info.window_s, args.overlap)
+    table, embeddings, skipped = predict_windows(paths, model, hop, args.skip_bad, on_file, on_warning)
+    for line in skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    if table.empty and paths:
+        raise InferenceError(f"nothing was scored: all {len(paths)} file(s) were skipped, see above")
+    out = write_table(table, args.out)
+    if args.embeddings:
+        Path(args.embeddings).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            args.embeddings,
+            **{f"file{i}": vectors for i, vectors in enumerate(embeddings.values())},
+            files=np.array(list(embeddings)),
+        )
+    if args.submission:
+        print("birdview-train: --submission needs a birdview-train checkpoint; not written", file=sys.stderr)
+    if args.progress == "json":
+        emit(PredictDone(str(out), len(table), skipped))
+    print(out)
     return 0
 
 

@@ -138,11 +138,13 @@ class MelFrontEnd(nn.Module):
         return self(tensor).numpy()
 
 
-def to_model_rate(samples: np.ndarray, sample_rate: int, config: FrontEndConfig) -> np.ndarray:
-    """Mix to mono and resample to the front end's rate. samples: (n,) or (n, channels)."""
+def to_model_rate(samples: np.ndarray, sample_rate: int, config: FrontEndConfig | int) -> np.ndarray:
+    """Mix to mono and resample to the front end's rate (or a rate given as a number), with the
+    resampler the viewer uses (soxr). samples: (n,) or (n, channels)."""
+    target = config if isinstance(config, int) else config.sample_rate
     if samples.ndim == 2:
         samples = samples.mean(axis=1)
     samples = samples.astype(np.float32, copy=False)
-    if sample_rate != config.sample_rate:
-        samples = soxr.resample(samples, sample_rate, config.sample_rate).astype(np.float32)
+    if sample_rate != target:
+        samples = soxr.resample(samples, sample_rate, target).astype(np.float32)
     return samples

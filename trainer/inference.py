@@ -46,14 +46,22 @@ class TorchScorer:
         self.classes = loaded.classes
         self.name = str(checkpoint)
         self.bf16 = precision == "bf16" and self.device.type == "cuda"
+        self.embedding_dim = self.model.classifier.in_features
         if threads:
             torch.set_num_threads(threads)
 
     @torch.inference_mode()
     def logits(self, mels: np.ndarray) -> np.ndarray:
+        return self.outputs(mels)[0]
+
+    @torch.inference_mode()
+    def outputs(self, mels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(logits, the pooled embeddings before the head)."""
         batch = torch.from_numpy(mels).to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            return self.model(batch).float().cpu().numpy()
+            embedding = self.model.embed(batch)
+            logits = self.model.classifier(embedding)
+        return logits.float().cpu().numpy(), embedding.float().cpu().numpy()
 
 
 ENGINES = ("auto", "openvino", "onnxruntime", "torch", "cuda")

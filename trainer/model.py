@@ -80,6 +80,18 @@ class BirdClassifier(nn.Module):
         return self
 
 
+class WithEmbedding(nn.Module):
+    """A classifier as exports and engines run it: (logits, the pooled embedding before the head)."""
+
+    def __init__(self, model: BirdClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, mels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embedding = self.model.embed(mels)
+        return self.model.classifier(embedding), embedding
+
+
 class _MeanTime(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.mean(dim=-1)

@@ -14,9 +14,12 @@ import torch
 
 from trainer.checkpoint import load_checkpoint
 from trainer.frontend import FrontEndConfig
+from trainer.model import WithEmbedding
 
 INPUT_NAME = "mel"
 OUTPUT_NAME = "logits"
+#: The pooled feature before the head; exports made before it existed have only the logits.
+EMBEDDING_NAME = "embedding"
 
 
 class OnnxExportError(RuntimeError):
@@ -33,12 +36,12 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 17) -> Pat
     example = torch.zeros(1, 1, frontend.n_mels, frontend.frames)
     try:
         torch.onnx.export(
-            loaded.model,
+            WithEmbedding(loaded.model).eval(),
             (example,),
             str(out),
             input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            output_names=[OUTPUT_NAME, EMBEDDING_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}, EMBEDDING_NAME: {0: "batch"}},
             opset_version=opset,
             dynamo=False,
         )
@@ -77,6 +80,15 @@ class OnnxScorer:
             raise OnnxExportError(f"{path}: not a loadable ONNX model ({exc})") from None
         self.classes, self.frontend = read_metadata(self.session.get_modelmeta().custom_metadata_map, path)
         self.name = str(path)
+        outputs = {output.name: output for output in self.session.get_outputs()}
+        embedding = outputs.get(EMBEDDING_NAME)
+        self.embedding_dim = int(embedding.shape[-1]) if embedding is not None else 0
+        self._names = [OUTPUT_NAME, EMBEDDING_NAME] if embedding is not None else [OUTPUT_NAME]
 
     def logits(self, mels: np.ndarray) -> np.ndarray:
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: mels.astype(np.float32)})[0]
+
+    def outputs(self, mels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(logits, embeddings); embeddings None for an export made before they were exported."""
+        found = self.session.run(self._names, {INPUT_NAME: mels.astype(np.float32)})
+        return found[0], (found[1] if len(found) > 1 else None)

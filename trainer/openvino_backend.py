@@ -44,10 +44,11 @@ def _read_model(path: Path):
         return ov.Core().read_model(str(path)), classes, frontend
 
     from trainer.checkpoint import load_checkpoint
+    from trainer.model import WithEmbedding
 
     loaded = load_checkpoint(path)
     try:
-        model = convert(loaded.model, loaded.frontend)
+        model = convert(WithEmbedding(loaded.model), loaded.frontend)
     except Exception as exc:
         raise OpenVinoError(f"{path}: OpenVINO cannot convert this model ({type(exc).__name__}: {exc})") from None
     return model, loaded.classes, loaded.frontend
@@ -68,8 +69,7 @@ def convert(module, frontend: FrontEndConfig):
         (example,),
         buffer,
         input_names=["mel"],
-        output_names=["out"],
-        dynamic_axes={"mel": {0: "batch"}, "out": {0: "batch"}},
+        dynamic_axes={"mel": {0: "batch"}},
         opset_version=17,
         dynamo=False,
     )
@@ -118,10 +118,17 @@ class OpenVinoScorer:
         used = self.compiled.get_property("INFERENCE_PRECISION_HINT")
         self.used_precision = "bf16" if used == ov.Type.bf16 else "fp32"
         self.name = str(path)
+        outputs = self.compiled.outputs
+        self.embedding_dim = int(outputs[1].get_partial_shape()[-1].get_length()) if len(outputs) > 1 else 0
 
     def logits(self, mels: np.ndarray) -> np.ndarray:
+        return self.outputs(mels)[0]
+
+    def outputs(self, mels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(logits, embeddings); embeddings None for an export made before they were exported."""
         result = self.request.infer({0: np.ascontiguousarray(mels, dtype=np.float32)})
-        return np.array(result[0], dtype=np.float32)
+        embedding = np.array(result[1], dtype=np.float32) if self.embedding_dim else None
+        return np.array(result[0], dtype=np.float32), embedding
 
 
 def bf16_supported() -> bool:

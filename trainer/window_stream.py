@@ -40,8 +40,35 @@ class MelChunk:
     mels: np.ndarray  # (windows, 1, n_mels, frames)
 
 
-def window_count(duration_s: float, window_s: float) -> int:
-    return max(1, math.ceil(duration_s / window_s - 1e-9))
+def window_count(duration_s: float, window_s: float, hop_s: float | None = None) -> int:
+    """Windows that cover a recording: every ``hop_s`` seconds (default: one after the other) until
+    one reaches its end; the last may run past the end (it is zero-padded)."""
+    if hop_s is None or hop_s >= window_s:
+        return max(1, math.ceil(duration_s / (hop_s or window_s) - 1e-9))
+    return 1 + max(0, math.ceil((duration_s - window_s) / hop_s - 1e-9))
+
+
+@dataclass(frozen=True)
+class WindowGeometry:
+    """Where a model's windows lie: at ``sample_rate``, ``window_s`` scored every ``hop_s``, each
+    seen with ``context_s`` of audio centred on it."""
+
+    sample_rate: int
+    window_s: float
+    context_s: float
+    hop_s: float
+
+    @classmethod
+    def of(cls, frontend: FrontEndConfig, hop_s: float | None = None) -> WindowGeometry:
+        return cls(frontend.sample_rate, frontend.window_s, frontend.context_s, hop_s or frontend.window_s)
+
+    @property
+    def context_samples(self) -> int:
+        return round(self.context_s * self.sample_rate)
+
+    @property
+    def hop_samples(self) -> int:
+        return round(self.hop_s * self.sample_rate)
 
 
 def default_workers() -> int:
@@ -128,7 +155,7 @@ def _resampling_guard(native_rate: int, model_rate: int) -> tuple[int, int]:
 
 def read_windows(
     path: Path,
-    frontend: FrontEndConfig,
+    frontend: FrontEndConfig | WindowGeometry,
     first: int,
     last: int,
     native_rate: int,
@@ -137,13 +164,13 @@ def read_windows(
 ) -> np.ndarray:
     """Context windows ``first`` .. ``last - 1`` of a file: (windows, context samples) at the model's
     rate, zero-padded before the start and after the end. Window w is scored for
-    [w * window_s, (w + 1) * window_s) and its context is centred on that. ``end_frame``: where the
+    [w * hop_s, w * hop_s + window_s) and its context is centred on that. ``end_frame``: where the
     file stops decoding (see decodable_frames); nothing from there on is read, it counts as silence."""
-    window = frontend.window_s
-    margin = (frontend.context_s - window) / 2
-    start_s = first * window - margin + shift_s
-    length_s = (last - first) * window + 2 * margin
-    guard_native, guard_model = _resampling_guard(native_rate, frontend.sample_rate)
+    geometry = frontend if isinstance(frontend, WindowGeometry) else WindowGeometry.of(frontend)
+    margin = (geometry.context_s - geometry.window_s) / 2
+    start_s = first * geometry.hop_s - margin + shift_s
+    length_s = (last - first - 1) * geometry.hop_s + geometry.context_s
+    guard_native, guard_model = _resampling_guard(native_rate, geometry.sample_rate)
     start, count = round(start_s * native_rate) - guard_native, round(length_s * native_rate) + 2 * guard_native
     try:
         if end_frame is not None and start + count > end_frame:
@@ -153,19 +180,30 @@ def read_windows(
             native, rate = read_segment(path, start, count)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise InferenceError(f"{path}: decoding failed near {start_s:.0f} s ({exc})") from None
-    audio = to_model_rate(native, rate, frontend)[guard_model:]
-    step = frontend.window_samples
-    need = (last - first - 1) * step + frontend.context_samples
+    audio = to_model_rate(native, rate, geometry.sample_rate)[guard_model:]
+    step = geometry.hop_samples
+    need = (last - first - 1) * step + geometry.context_samples
     if len(audio) < need:
         audio = np.pad(audio, (0, need - len(audio)))
-    return np.lib.stride_tricks.sliding_window_view(audio[:need], frontend.context_samples)[::step]
+    return np.lib.stride_tricks.sliding_window_view(audio[:need], geometry.context_samples)[::step]
 
 
-def _mels(
-    path: Path, frontend: MelFrontEnd, first: int, last: int, native_rate: int, shift_s: float, end: dict
+#: Turns (windows, samples) of audio into a model's inputs for those windows, in a worker thread.
+Transform = Callable[[np.ndarray], np.ndarray]
+
+
+def _transformed(
+    path: Path,
+    geometry: WindowGeometry,
+    transform: Transform,
+    first: int,
+    last: int,
+    native_rate: int,
+    shift_s: float,
+    end: dict,
 ) -> np.ndarray:
     torch.set_num_threads(1)  # this worker thread only; the caller's count is restored afterwards
-    return frontend.numpy(read_windows(path, frontend.config, first, last, native_rate, shift_s, **end))
+    return transform(read_windows(path, geometry, first, last, native_rate, shift_s, **end))
 
 
 def _parts(first: int, last: int, workers: int) -> list[tuple[int, int]]:
@@ -181,8 +219,34 @@ def mel_chunks(
     start_window: int = 0,
     workers: int | None = None,
     on_truncated: Callable[[str], None] | None = None,
+    hop_s: float | None = None,
 ) -> Iterator[MelChunk]:
-    """The mels of a file's windows from ``start_window`` on, chunk by chunk, in order.
+    """The mels of a file's windows from ``start_window`` on, chunk by chunk, in order (see
+    window_chunks). ``hop_s``: seconds between windows (default: the window, no overlap)."""
+    return window_chunks(
+        path,
+        WindowGeometry.of(frontend.config, hop_s),
+        frontend.numpy,
+        shift_s,
+        chunk_windows,
+        start_window,
+        workers,
+        on_truncated,
+    )
+
+
+def window_chunks(
+    path: str | Path,
+    geometry: WindowGeometry,
+    transform: Transform,
+    shift_s: float = 0.0,
+    chunk_windows: int = CHUNK_WINDOWS,
+    start_window: int = 0,
+    workers: int | None = None,
+    on_truncated: Callable[[str], None] | None = None,
+) -> Iterator[MelChunk]:
+    """A file's windows from ``start_window`` on, as ``transform`` makes them into a model's
+    inputs (mels, or the audio itself), chunk by chunk, in order.
 
     While the caller scores a chunk, the workers prepare the next one. Errors (an unreadable file,
     a decoding failure) reach the caller in order; stopping early cancels the work in flight. A
@@ -190,11 +254,10 @@ def mel_chunks(
     decodes, and ``on_truncated`` is told where it stops, in a sentence naming the file.
     """
     path = Path(path)
-    config = frontend.config
     native_rate, header_frames = _rate_and_frames(path)
     frames = _decodable_part(path, native_rate, header_frames, on_truncated)
     end = {} if frames == header_frames else {"end_frame": frames}
-    n_windows = window_count(frames / native_rate, config.window_s)
+    n_windows = window_count(frames / native_rate, geometry.window_s, geometry.hop_s)
     workers = max(1, workers or default_workers())
     threads_before = torch.get_num_threads()
     pool = ThreadPoolExecutor(workers, thread_name_prefix="birdview-mels")
@@ -203,7 +266,9 @@ def mel_chunks(
     def submit(first: int) -> None:
         last = min(n_windows, first + chunk_windows)
         parts = _parts(first, last, workers)
-        futures = [pool.submit(_mels, path, frontend, a, b, native_rate, shift_s, end) for a, b in parts]
+        futures = [
+            pool.submit(_transformed, path, geometry, transform, a, b, native_rate, shift_s, end) for a, b in parts
+        ]
         pending.append((first, last, futures))
 
     def collect() -> MelChunk:

@@ -45,3 +45,14 @@ def parse_start_time(path: str | Path) -> datetime | None:
         if 1_420_070_400 <= seconds <= 2_208_988_800:
             return datetime.fromtimestamp(seconds, tz=timezone.utc).replace(tzinfo=None)
     return None
+
+
+def site_prefix(path: str | Path) -> str | None:
+    """The recorder's site (or prefix) written before the date and time, as Song Meters name
+    files (``SITE_20240521_053000.wav`` → ``SITE``); None where the name has no such prefix."""
+    stem = Path(path).stem
+    match = _DATE_TIME.search(stem)
+    if match is None:
+        return None
+    prefix = stem[: match.start()].rstrip("_$- ")
+    return prefix or None

@@ -287,7 +287,9 @@ class MainWindow(QMainWindow):
             return
         t0, t1 = self.view.view_range()
         margin = (t1 - t0) / 2
-        tracks = visible_tracks(self.project, model.version, row.id, t0 - margin, t1 + margin)
+        tracks = visible_tracks(
+            self.project, model.version, row.id, t0 - margin, t1 + margin, chosen=self.probabilities.chosen
+        )
         self.probabilities.show_tracks(tracks, self.view.spectrogram_settings, self.current.sample_rate / 2)
 
     # -- labels and review --------------------------------------------------------------------

@@ -155,7 +155,7 @@ class ProbabilityPanel(QWidget):
         image = np.stack([tracks.species(code) for code in top]) if top else np.zeros((1, 1))
         self.heatmap.setImage(image, levels=(0, 1))
         start = tracks.starts[0]
-        self.heatmap.setRect(QRectF(start, 0, len(tracks.scores) * tracks.window_s, len(top)))
+        self.heatmap.setRect(QRectF(start, 0, len(tracks.scores) * tracks.step_s, len(top)))
         self.heatmap_plot.setYRange(0, len(top), padding=0)
         axis = self.heatmap_plot.getAxis("left")
         axis.setTicks([[(i + 0.5, _fit_axis(axis, code)) for i, code in enumerate(top)]])

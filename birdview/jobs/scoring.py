@@ -20,6 +20,7 @@ from birdview.store.project import ModelRow, Project, ProjectError
 
 if TYPE_CHECKING:
     from trainer.inference import Scorer
+    from trainer.models.base import WindowModel
 
 # The trainer's inference (torch, timm, OpenVINO) is imported where it is used, not when the
 # window starts: a viewer that never scores never pays for it.
@@ -55,28 +56,46 @@ def add_model(
     metrics: dict | None = None,
     log_path: str | None = None,
     training_labels: list[int] | None = None,
+    file: str | Path | None = None,
 ) -> ModelRow:
-    """Register a birdview-train checkpoint or ONNX export; its classes become project species."""
-    from trainer.inference import InferenceError, load_scorer
+    """Register a model: ``birdnet``, ``perch-v2`` (``file``: its ONNX export), or a birdview-train
+    checkpoint or ONNX export. Its classes become project species, with their names."""
+    from trainer.models.base import ModelError
+    from trainer.models.registry import BUILT_IN, load_model
 
-    path = Path(path).absolute()
+    built_in = str(path) in BUILT_IN
+    source = Path(file if built_in and file is not None else path)
+    if not built_in:
+        source = source.absolute()
     try:
-        scorer = load_scorer(path, engine="onnxruntime" if path.suffix == ".onnx" else "torch")
-    except (InferenceError, ValueError, RuntimeError) as exc:
-        raise ProjectError(f"{path}: cannot be used as a model ({exc})") from None
-    project.add_species([(code, None, None) for code in scorer.classes], user_added=False)
+        model = load_model(str(path) if built_in else source, file, engine=_adding_engine(source))
+    except ModelError as exc:
+        raise ProjectError(str(exc)) from None
+    info = model.info
+    project.add_model_species(
+        (name.code, name.common_name, name.scientific_name, name.category) for name in info.species
+    )
     first = project.active_model() is None
     return project.register_model(
-        path,
-        scorer.classes,
-        scorer.frontend.as_dict(),
-        scorer.frontend.window_s,
+        info.source if str(path) == "birdnet" else source,
+        info.classes,
+        info.frontend,
+        info.window_s,
         parent=parent,
         metrics=metrics,
         log_path=log_path,
         training_labels=training_labels,
         activate=first if activate is None else activate,
+        kind=info.kind,
+        name=info.name,
+        sample_rate=info.sample_rate,
+        embedding_dim=info.embedding_dim,
+        licence=info.licence,
     )
+
+
+def _adding_engine(path: Path) -> str:
+    return "onnxruntime" if path.suffix == ".onnx" else "torch"
 
 
 def bf16_available() -> bool:
@@ -139,11 +158,30 @@ def windows_to_score(project: Project, version: int, recording_ids: Sequence[int
     for recording in project.recordings():
         if recording_ids is not None and recording.id not in recording_ids:
             continue
-        total = window_count(recording.duration_s, model.window_s)
+        total = window_count(recording.duration_s, model.window_s, model.hop_s)
         left = total - project.scored_windows(version, recording.id)
         if left > 0:
             todo[recording.id] = left
     return todo
+
+
+def load_for_scoring(project: Project, model: ModelRow, engine: str = "auto", precision: str = "fp32") -> WindowModel:
+    """The model of a project's version, ready to score: a checkpoint through its fast ONNX copy
+    where the engine reads ONNX, BirdNET and Perch through their own engines."""
+    from trainer.inference import InferenceError, load_scorer, resolve_engine
+    from trainer.models.base import ModelError
+    from trainer.models.registry import load_model
+    from trainer.models.trained import TRAINED_KIND, TrainedModel
+
+    try:
+        if model.kind != TRAINED_KIND:
+            return load_model(model.kind, model.path)
+        copy = fast_copy_path(project, model.version)
+        chosen = resolve_engine(engine, str(model.path).endswith(".onnx"), precision)
+        path = copy if chosen in ("openvino", "onnxruntime") and copy.exists() else model.path
+        return TrainedModel(load_scorer(path, engine=chosen, precision=precision), model.path)
+    except (InferenceError, ModelError, ValueError, RuntimeError) as exc:
+        raise ProjectError(f"model {model.label} ({model.path}): cannot score with it ({exc})") from None
 
 
 def score(
@@ -153,18 +191,23 @@ def score(
     batch_size: int = 32,
     cancel: threading.Event | None = None,
     on_progress: Callable[[ScoringProgress], None] | None = None,
-    scorer: Scorer | None = None,
+    scorer: Scorer | WindowModel | None = None,
     chunk_windows: int = 48,
     engine: str = "auto",
     precision: str = "fp32",
+    overlap: float | None = None,
+    rescore: bool = False,
 ) -> ScoringResult:
-    """Score what is not yet scored; ``version`` defaults to the active model.
+    """Score what is not yet scored, keeping every window's probabilities and embedding;
+    ``version`` defaults to the active model.
 
+    ``overlap`` (a fraction of the window) sets where windows start; a model already scored with
+    another overlap is refused unless ``rescore`` (which discards its predictions first).
     ``engine`` and ``precision`` are those of ``birdview-train predict`` (see ``resolve_engine``).
     """
-    from trainer.frontend import MelFrontEnd
-    from trainer.inference import InferenceError, load_scorer, probabilities, resolve_engine
-    from trainer.window_stream import mel_chunks
+    from trainer.inference import InferenceError
+    from trainer.models.base import ModelError, hop_for
+    from trainer.models.trained import TrainedModel
 
     cancel = cancel or threading.Event()
     started = time.monotonic()
@@ -172,15 +215,20 @@ def score(
         model = project.model(version) if version is not None else project.active_model()
         if model is None:
             raise ProjectError(f"{project_folder}: no model to score with; add one (birdview models --add CKPT)")
-        if scorer is None:
-            copy = fast_copy_path(project, model.version)
+        if rescore:
+            project.discard_predictions(model.version)
+        if overlap is not None:
             try:
-                chosen = resolve_engine(engine, str(model.path).endswith(".onnx"), precision)
-                path = copy if chosen in ("openvino", "onnxruntime") and copy.exists() else model.path
-                scorer = load_scorer(path, engine=chosen, precision=precision)
-            except (InferenceError, ValueError, RuntimeError) as exc:
-                raise ProjectError(f"model {model.version} ({model.path}): cannot score with it ({exc})") from None
-        frontend = MelFrontEnd(scorer.frontend)
+                hop = hop_for(model.window_s, overlap)
+            except ModelError as exc:
+                raise ProjectError(str(exc)) from None
+            model = project.set_hop(model.version, hop)
+        if scorer is None:
+            window_model = load_for_scoring(project, model, engine, precision)
+        elif hasattr(scorer, "infer"):
+            window_model = scorer
+        else:
+            window_model = TrainedModel(scorer, model.path, batch_size)
         todo = windows_to_score(project, model.version, recording_ids)
         total = sum(todo.values())
         done, problems, scored_recordings = 0, [], 0
@@ -188,17 +236,25 @@ def score(
             recording = project.recording(recording_id)
             first_unscored = project.scored_windows(model.version, recording_id)
             try:
-                chunks = mel_chunks(recording.path, frontend, chunk_windows=chunk_windows, start_window=first_unscored)
+                chunks = window_model.chunks(
+                    recording.path, model.hop_s, start_window=first_unscored, chunk_windows=chunk_windows
+                )
                 for chunk in chunks:
                     if cancel.is_set():
                         chunks.close()
                         return ScoringResult(done, scored_recordings, True, problems)
-                    scores = probabilities(scorer, chunk.mels, batch_size)
-                    project.store_predictions(model.version, recording_id, scores, first_window=int(chunk.index[0]))
+                    scores, embeddings = window_model.infer(chunk.inputs)
+                    project.store_predictions(
+                        model.version,
+                        recording_id,
+                        scores,
+                        first_window=int(chunk.index[0]),
+                        embeddings=embeddings if embeddings.shape[1] else None,
+                    )
                     done += len(chunk.index)
                     if on_progress is not None:
                         on_progress(ScoringProgress(recording.name, done, total, time.monotonic() - started))
-            except InferenceError as exc:
+            except (InferenceError, ModelError) as exc:
                 problems.append(str(exc))
                 continue
             scored_recordings += 1

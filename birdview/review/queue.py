@@ -62,36 +62,34 @@ def candidates(
         raise ProjectError(f"show must be one of {', '.join(SHOW)}, not {show!r}")
     model = project.model(version)
     wanted = [species] if isinstance(species, str) else list(species or model.classes)
-    unknown = [code for code in wanted if code not in model.classes]
+    position = {code: column for column, code in enumerate(model.classes)}
+    unknown = [code for code in wanted if code not in position]
     if unknown:
         raise ProjectError(f"model {version} does not predict {', '.join(unknown)}")
-    columns = [model.classes.index(code) for code in wanted]
+    columns = [position[code] for code in wanted]
     reviewed = _verdict_labels(project, version)
     found: list[Candidate] = []
     for recording in project.recordings():
         if recording_ids is not None and recording.id not in recording_ids:
             continue
-        first, scores = project.predictions(version, recording.id)
-        if not len(scores):
-            continue
-        block = scores[:, columns]
-        # Scores are stored as float16 (about 3 significant digits): compare at that precision.
-        rows, cols = np.nonzero((block >= min_score - 5e-4) & (block <= max_score + 5e-4))
-        for row, col in zip(rows, cols, strict=True):
-            window = first + int(row)
-            start = window * model.window_s
-            candidate = Candidate(
-                recording.id,
-                window,
-                start,
-                min(start + model.window_s, recording.duration_s),
-                wanted[col],
-                float(block[row, col]),
-                version,
-            )
-            done = candidate.key() in reviewed
-            if show == "all" or (show == "reviewed") == done:
-                found.append(candidate)
+        for first, block in project.prediction_blocks(version, recording.id, columns):
+            # Scores are stored as float16 (about 3 significant digits): compare at that precision.
+            rows, cols = np.nonzero((block >= min_score - 5e-4) & (block <= max_score + 5e-4))
+            for row, col in zip(rows, cols, strict=True):
+                window = first + int(row)
+                start = model.window_start(window)
+                candidate = Candidate(
+                    recording.id,
+                    window,
+                    start,
+                    min(start + model.window_s, recording.duration_s),
+                    wanted[col],
+                    float(block[row, col]),
+                    version,
+                )
+                done = candidate.key() in reviewed
+                if show == "all" or (show == "reviewed") == done:
+                    found.append(candidate)
     if order == "score":
         found.sort(key=lambda c: (-c.score, c.recording_id, c.start_s))
     elif order == "uncertainty":

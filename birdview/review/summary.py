@@ -9,6 +9,7 @@ reaches it.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -107,9 +108,16 @@ def set_threshold(project: Project, species: str, value: float) -> None:
     project.set_setting("species_thresholds", chosen)
 
 
-def detection_rows(project: Project, version: int, species: str | None, threshold: float | None) -> list[dict]:
+def detection_rows(
+    project: Project,
+    version: int,
+    species: str | None,
+    threshold: float | None,
+    allowed: Mapping[int, Collection[str] | None] | None = None,
+) -> list[dict]:
     """Detections above their species' threshold (or the one given), with their verdicts, as rows
-    for the Raven and BirdNET writers."""
+    for the Raven and BirdNET writers; with ``allowed`` (recording id → species shown, None or
+    missing for all), only the species allowed in each recording."""
     per_species = thresholds(project)
     model = project.model(version)
     recordings = {r.id: r for r in project.recordings()}
@@ -117,6 +125,9 @@ def detection_rows(project: Project, version: int, species: str | None, threshol
     for code in [species] if species else model.classes:
         cut = threshold if threshold is not None else per_species.get(code, 0.5)
         for c in candidates(project, version, code, min_score=cut, show="all", order="time"):
+            shown = allowed.get(c.recording_id) if allowed is not None else None
+            if shown is not None and c.species not in shown:
+                continue
             rows.append(_row(recordings[c.recording_id], c, verdict_of(project, c) or "unreviewed"))
     rows.sort(key=lambda r: (r["path"], r["start_s"]))
     return rows

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from birdview.audio.recording import AudioFileError, RecordingInfo, find_audio_files, probe
-from birdview.store import integrity
+from birdview.store import integrity, predictions
+from birdview.store.embeddings import EmbeddingFiles
 from birdview.store.errors import ProjectDamagedError, ProjectError
 from birdview.store.integrity import DATABASE
 from birdview.store.labels import Annotation, Kind, Source, Status, Verdict, label_identity
@@ -86,6 +87,21 @@ class ModelRow:
     frontend: dict
     log_path: str | None
     training_labels: list[int]
+    kind: str = "birdview-train"
+    name: str | None = None
+    #: Seconds between window starts (window_s without overlap).
+    hop_s: float = 5.0
+    sample_rate: int | None = None
+    embedding_dim: int = 0
+    licence: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How the user sees the model: its name (or file name) and version."""
+        return f"v{self.version} {self.name or self.path.name}"
+
+    def window_start(self, window: int) -> float:
+        return window * self.hop_s
 
 
 PREDICTION_CHUNK = 720  # windows per stored block: an hour of 5 s windows
@@ -368,6 +384,23 @@ class Project:
             "INSERT INTO species(code, common_name, scientific_name, user_added) VALUES (?, ?, ?, ?)", rows
         )
         return [row[0] for row in rows]
+
+    def add_model_species(self, entries: Iterable[tuple[str, str | None, str | None, str]]) -> int:
+        """A model's classes as (code, common name, scientific name, category): species the project
+        lacks are added, and names a species has none of yet are filled in. Returns how many were added."""
+        entries = list(entries)
+        with self._transaction():
+            added = self._insert_species([(code, common, scientific) for code, common, scientific, _ in entries], False)
+            self.db.executemany(
+                "UPDATE species SET common_name = coalesce(common_name, ?), "
+                "scientific_name = coalesce(scientific_name, ?), category = ? WHERE code = ?",
+                [(common, scientific, category, code) for code, common, scientific, category in entries],
+            )
+        return len(added)
+
+    def species_categories(self) -> dict[str, str]:
+        """Each species' category: bird, or other (non-bird sounds a model knows, which users may hide)."""
+        return dict(self.db.execute("SELECT code, category FROM species"))
 
     def species_codes(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT code FROM species ORDER BY code")]
@@ -665,11 +698,18 @@ class Project:
         log_path: str | None = None,
         training_labels: Sequence[int] | None = None,
         activate: bool = False,
+        kind: str = "birdview-train",
+        name: str | None = None,
+        hop_s: float | None = None,
+        sample_rate: int | None = None,
+        embedding_dim: int = 0,
+        licence: str | None = None,
     ) -> ModelRow:
         with self._transaction():
             cursor = self.db.execute(
                 "INSERT INTO models(path, parent, created_at, classes, metrics, active, window_s, frontend, log_path, "
-                "training_labels) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                "training_labels, kind, name, hop_s, sample_rate, embedding_dim, licence) "
+                "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     str(path),
                     parent,
@@ -680,6 +720,12 @@ class Project:
                     json.dumps(frontend or {}),
                     log_path,
                     json.dumps(list(training_labels or [])),
+                    kind,
+                    name,
+                    hop_s,
+                    sample_rate,
+                    embedding_dim,
+                    licence,
                 ),
             )
             version = cursor.lastrowid
@@ -689,12 +735,13 @@ class Project:
 
     _MODEL_SELECT = (
         "SELECT version, path, parent, created_at, classes, metrics, active, window_s, frontend, log_path, "
-        "training_labels FROM models"
+        "training_labels, kind, name, hop_s, sample_rate, embedding_dim, licence FROM models"
     )
 
     @staticmethod
     def _model_row(row: tuple) -> ModelRow:
-        version, path, parent, created, classes, metrics, active, window_s, frontend, log_path, labels = row
+        version, path, parent, created, classes, metrics, active, window_s, frontend, log_path, labels = row[:11]
+        kind, name, hop_s, sample_rate, embedding_dim, licence = row[11:]
         return ModelRow(
             version,
             Path(path),
@@ -707,7 +754,37 @@ class Project:
             json.loads(frontend or "{}"),
             log_path,
             json.loads(labels or "[]"),
+            kind,
+            name,
+            hop_s or window_s,
+            sample_rate,
+            embedding_dim or 0,
+            licence,
         )
+
+    def set_hop(self, version: int, hop_s: float, discard: bool = False) -> ModelRow:
+        """Score this model's windows every ``hop_s`` seconds from now on. Its predictions made with
+        another hop are kept unless ``discard``: a model's windows all share one hop."""
+        model = self.model(version)
+        if abs(model.hop_s - hop_s) < 1e-9:
+            return model
+        scored = self.db.execute("SELECT count(*) FROM predictions WHERE model_version = ?", (version,)).fetchone()[0]
+        if scored and not discard:
+            raise ProjectError(
+                f"model {model.label} has windows scored every {model.hop_s:g} s; scoring every {hop_s:g} s "
+                "would replace them (birdview score --rescore discards them first)"
+            )
+        with self._transaction():
+            self.db.execute("DELETE FROM predictions WHERE model_version = ?", (version,))
+            self.db.execute("UPDATE models SET hop_s = ? WHERE version = ?", (hop_s, version))
+        self.embedding_files.delete_model(version)
+        return self.model(version)
+
+    def discard_predictions(self, version: int) -> None:
+        self.model(version)
+        with self._transaction():
+            self.db.execute("DELETE FROM predictions WHERE model_version = ?", (version,))
+        self.embedding_files.delete_model(version)
 
     def models(self) -> list[ModelRow]:
         return [self._model_row(r) for r in self.db.execute(self._MODEL_SELECT + " ORDER BY version")]
@@ -728,42 +805,116 @@ class Project:
             self.db.execute("UPDATE models SET active = (version = ?)", (version,))
         return self.model(version)
 
-    def store_predictions(self, version: int, recording_id: int, scores: np.ndarray, first_window: int = 0) -> None:
-        """Scores of consecutive windows (windows x classes), kept as float16 blocks."""
+    @property
+    def embedding_files(self) -> EmbeddingFiles:
+        return EmbeddingFiles(self.folder)
+
+    def store_predictions(
+        self,
+        version: int,
+        recording_id: int,
+        scores: np.ndarray,
+        first_window: int = 0,
+        embeddings: np.ndarray | None = None,
+    ) -> None:
+        """Scores of consecutive windows (windows x classes), in blocks (see birdview.store.predictions),
+        and their embeddings (windows x the model's embedding_dim, kept as float16 files), the
+        embeddings written before the scores are committed."""
         scores = np.asarray(scores, dtype=np.float16)
         model = self.model(version)
         if scores.ndim != 2 or scores.shape[1] != len(model.classes):
             raise ProjectError(f"predictions must be (windows, {len(model.classes)}) for model {version}")
+        if embeddings is not None and len(embeddings) and model.embedding_dim:
+            if embeddings.shape != (len(scores), model.embedding_dim):
+                raise ProjectError(
+                    f"embeddings must be ({len(scores)}, {model.embedding_dim}) for model {version}, "
+                    f"not {embeddings.shape}"
+                )
+            self.embedding_files.write(version, recording_id, first_window, embeddings)
         with self._transaction():
             for offset in range(0, len(scores), PREDICTION_CHUNK):
                 block = scores[offset : offset + PREDICTION_CHUNK]
+                encoding, blob = predictions.encode(block)
                 self.db.execute(
-                    "INSERT OR REPLACE INTO predictions(model_version, recording_id, first_window, windows, scores) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (version, recording_id, first_window + offset, len(block), block.tobytes()),
+                    "INSERT OR REPLACE INTO predictions(model_version, recording_id, first_window, windows, scores, "
+                    "encoding) VALUES (?, ?, ?, ?, ?, ?)",
+                    (version, recording_id, first_window + offset, len(block), blob, encoding),
                 )
 
+    def embeddings(self, version: int, recording_id: int) -> np.ndarray:
+        """The stored embeddings of a recording's scored windows, (windows, dim) float16, read-only."""
+        model = self.model(version)
+        return self.embedding_files.read(
+            version, recording_id, model.embedding_dim, self.scored_windows(version, recording_id)
+        )
+
     def predictions(
-        self, version: int, recording_id: int, start_s: float | None = None, end_s: float | None = None
+        self,
+        version: int,
+        recording_id: int,
+        start_s: float | None = None,
+        end_s: float | None = None,
+        columns: Sequence[int] | None = None,
     ) -> tuple[int, np.ndarray]:
-        """(first window number, scores (windows x classes) as float32) covering [start_s, end_s]."""
+        """(first window number, scores (windows x classes, or x ``columns``) as float32) of the
+        windows that overlap [start_s, end_s]."""
         model = self.model(version)
         n_classes = len(model.classes)
-        first_wanted = 0 if start_s is None else int(start_s // model.window_s)
-        last_wanted = 2**62 if end_s is None else int(end_s // model.window_s)
+        width = n_classes if columns is None else len(columns)
+        hop = model.hop_s
+        first_wanted = 0 if start_s is None else max(0, math.floor((start_s - model.window_s) / hop + 1e-9) + 1)
+        last_wanted = 2**62 if end_s is None else int(end_s // hop)
         rows = self.db.execute(
-            "SELECT first_window, windows, scores FROM predictions WHERE model_version = ? AND recording_id = ? "
-            "AND first_window <= ? AND first_window + windows > ? ORDER BY first_window",
+            "SELECT first_window, windows, scores, encoding FROM predictions WHERE model_version = ? "
+            "AND recording_id = ? AND first_window <= ? AND first_window + windows > ? ORDER BY first_window",
             (version, recording_id, last_wanted, first_wanted),
         ).fetchall()
         if not rows:
-            return first_wanted, np.zeros((0, n_classes), dtype=np.float32)
-        blocks = [np.frombuffer(blob, dtype=np.float16).reshape(windows, n_classes) for _, windows, blob in rows]
+            return first_wanted, np.zeros((0, width), dtype=np.float32)
         start = rows[0][0]
-        scores = np.concatenate(blocks).astype(np.float32)
         lo = max(0, first_wanted - start)
-        hi = min(len(scores), last_wanted - start + 1)
-        return start + lo, scores[lo:hi]
+        hi = last_wanted - start + 1
+        blocks, position = [], 0
+        for _, windows, blob, encoding in rows:
+            if position + windows > lo and position < hi:
+                block = predictions.decode(encoding, blob, windows, n_classes, columns)
+                blocks.append(block[max(0, lo - position) : max(0, hi - position)])
+            position += windows
+        return start + lo, np.concatenate(blocks) if blocks else np.zeros((0, width), dtype=np.float32)
+
+    def prediction_blocks(
+        self, version: int, recording_id: int, columns: Sequence[int] | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """(first window, scores) of each stored block of a recording in order, one at a time."""
+        n_classes = len(self.model(version).classes)
+        rows = self.db.execute(
+            "SELECT first_window, windows, scores, encoding FROM predictions WHERE model_version = ? "
+            "AND recording_id = ? ORDER BY first_window",
+            (version, recording_id),
+        ).fetchall()
+        for first, windows, blob, encoding in rows:
+            yield first, predictions.decode(encoding, blob, windows, n_classes, columns)
+
+    def prediction_peaks(
+        self, version: int, recording_id: int, start_s: float | None = None, end_s: float | None = None
+    ) -> np.ndarray:
+        """Each class's highest score over the windows that overlap [start_s, end_s], block by
+        block: the top species of a day-long recording without holding its whole score matrix."""
+        model = self.model(version)
+        hop, n_classes = model.hop_s, len(model.classes)
+        first_wanted = 0 if start_s is None else max(0, math.floor((start_s - model.window_s) / hop + 1e-9) + 1)
+        last_wanted = 2**62 if end_s is None else int(end_s // hop)
+        peaks = np.zeros(n_classes, dtype=np.float32)
+        for first, windows, blob, encoding in self.db.execute(
+            "SELECT first_window, windows, scores, encoding FROM predictions WHERE model_version = ? "
+            "AND recording_id = ? AND first_window <= ? AND first_window + windows > ?",
+            (version, recording_id, last_wanted, first_wanted),
+        ):
+            block = predictions.decode(encoding, blob, windows, n_classes)
+            block = block[max(0, first_wanted - first) : max(0, last_wanted - first + 1)]
+            if len(block):
+                np.maximum(peaks, block.max(axis=0), out=peaks)
+        return peaks
 
     def scored_windows(self, version: int, recording_id: int) -> int:
         row = self.db.execute(

@@ -128,6 +128,25 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """,
     # 5: review labels keep the species reviewed and the verdict in columns of their own, not in note
     _review_columns,
+    # 6: model kinds (birdview-train, BirdNET, Perch) with their windows, hop and licence; sparse
+    # prediction blocks for models with thousands of classes; species' category (bird or not);
+    # sites with their place and time zone
+    """
+    ALTER TABLE models ADD COLUMN kind TEXT NOT NULL DEFAULT 'birdview-train';
+    ALTER TABLE models ADD COLUMN name TEXT;
+    ALTER TABLE models ADD COLUMN hop_s REAL;
+    ALTER TABLE models ADD COLUMN sample_rate INTEGER;
+    ALTER TABLE models ADD COLUMN embedding_dim INTEGER;
+    ALTER TABLE models ADD COLUMN licence TEXT;
+    ALTER TABLE predictions ADD COLUMN encoding TEXT NOT NULL DEFAULT 'dense';
+    ALTER TABLE species ADD COLUMN category TEXT NOT NULL DEFAULT 'bird';
+    CREATE TABLE sites (
+        name TEXT PRIMARY KEY,
+        latitude REAL CHECK (latitude BETWEEN -90 AND 90),
+        longitude REAL CHECK (longitude BETWEEN -180 AND 180),
+        timezone TEXT
+    )
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

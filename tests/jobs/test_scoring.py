@@ -98,7 +98,7 @@ def test_headless_models_and_score(project: Project, checkpoint: Path) -> None:
 
     added = run("models", "--project", str(project.folder), "--add", str(checkpoint))
     assert added.returncode == 0, added.stderr
-    assert "added model version 1: 4 classes" in added.stdout
+    assert "added model version 1: model.ckpt, 4 classes" in added.stdout
     scored = run("score", "--project", str(project.folder))
     assert scored.returncode == 0, scored.stderr
     assert "61 window(s) of 2 recording(s) scored" in scored.stdout

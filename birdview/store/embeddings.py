@@ -1,0 +1,66 @@
+"""Every scored window's embedding, kept beside the project database in one file per model and recording.
+
+A file is the recording's windows' embeddings one after the other, float16, nothing else: reading
+one recording is a memory map, and searching a season is a matrix product over such maps. The
+database says how many windows are scored (their predictions are committed after their
+embeddings are written), so a file that a crash left longer is cut back by the next write and
+read only as far as the database says.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from birdview.store.errors import ProjectError
+
+FOLDER = "embeddings"
+DTYPE = np.float16
+
+
+class EmbeddingFiles:
+    def __init__(self, project_folder: Path) -> None:
+        self.root = Path(project_folder) / FOLDER
+
+    def path(self, version: int, recording_id: int) -> Path:
+        return self.root / f"model-v{int(version)}" / f"recording-{int(recording_id)}.f16"
+
+    def write(self, version: int, recording_id: int, first_window: int, embeddings: np.ndarray) -> None:
+        """Windows ``first_window`` on; what the file held from there on is replaced."""
+        embeddings = np.ascontiguousarray(embeddings, dtype=DTYPE)
+        if embeddings.ndim != 2:
+            raise ProjectError(f"embeddings must be (windows, dimensions), not {embeddings.shape}")
+        path = self.path(version, recording_id)
+        row_bytes = embeddings.shape[1] * embeddings.itemsize
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "r+b" if path.exists() else "w+b") as handle:
+                handle.truncate(first_window * row_bytes)
+                handle.seek(first_window * row_bytes)
+                handle.write(embeddings.tobytes())
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise ProjectError(f"{path}: cannot write embeddings ({exc.strerror or exc})") from None
+
+    def read(self, version: int, recording_id: int, dim: int, windows: int) -> np.ndarray:
+        """(windows, dim) float16, read-only; fewer rows where the file holds fewer."""
+        path = self.path(version, recording_id)
+        if dim <= 0 or windows <= 0 or not path.exists():
+            return np.zeros((0, max(dim, 0)), dtype=DTYPE)
+        stored = path.stat().st_size // (dim * np.dtype(DTYPE).itemsize)
+        rows = min(windows, stored)
+        if rows <= 0:
+            return np.zeros((0, dim), dtype=DTYPE)
+        return np.memmap(path, dtype=DTYPE, mode="r", shape=(rows, dim))
+
+    def delete_model(self, version: int) -> None:
+        shutil.rmtree(self.root / f"model-v{int(version)}", ignore_errors=True)
+
+    def bytes_used(self) -> int:
+        if not self.root.exists():
+            return 0
+        return sum(p.stat().st_size for p in self.root.rglob("*.f16"))

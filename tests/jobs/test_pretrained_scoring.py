@@ -1,0 +1,81 @@
+"""Pretrained model kinds in a project: added, scored with overlap, embeddings kept."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from birdview.jobs.scoring import add_model, score
+from birdview.store.project import Project, ProjectError
+from tests.trainer.perch_standin import band_hz, write_bad_standin, write_standin
+from trainer.models.perch import PerchModel
+
+RATE = 22050
+
+
+def _tone_recording(path: Path, duration_s: float, tone_hz: float, tone_at_s: tuple[float, float]) -> Path:
+    rng = np.random.default_rng(0)
+    t = np.arange(int(duration_s * RATE)) / RATE
+    audio = 0.01 * rng.standard_normal(len(t))
+    inside = (t >= tone_at_s[0]) & (t < tone_at_s[1])
+    audio[inside] += 0.5 * np.sin(2 * np.pi * tone_hz * t[inside])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, audio.astype(np.float32), RATE)
+    return path
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "birdview", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_a_perch_model_scores_a_project_with_overlap_and_keeps_its_embeddings(tmp_path: Path) -> None:
+    model_file, _ = write_standin(tmp_path / "perch")
+    recording = _tone_recording(tmp_path / "audio" / "site_20240521_053000.wav", 21.0, band_hz(2), (10.0, 12.5))
+    folder = tmp_path / "project"
+    assert _run("add", "--project", str(folder), str(recording)).returncode == 0
+    added = _run("models", "--project", str(folder), "--add", "perch-v2", str(model_file))
+    assert added.returncode == 0, added.stderr
+    assert "Perch v2, 12 classes" in added.stdout and "licence: Apache-2.0" in added.stdout
+    scored = _run("score", "--project", str(folder), "--overlap", "0.5")
+    assert scored.returncode == 0, scored.stderr
+    # 5 s windows every 2.5 s over 21 s: starts 0, 2.5, ... 17.5 (the last reaches past the end)
+    assert "8 window(s) of 1 recording(s) scored" in scored.stdout
+    with Project.open(folder) as project:
+        model = project.active_model()
+        assert (model.kind, model.window_s, model.hop_s, model.embedding_dim) == ("perch-v2", 5.0, 2.5, 1536)
+        row = project.recordings()[0]
+        first, scores = project.predictions(model.version, row.id)
+        assert first == 0 and scores.shape == (8, 12)
+        tone_class = scores[:, 2]
+        # the tone at 10..12.5 s lies in the windows starting at 7.5 s and 10 s (and no others)
+        assert set(np.flatnonzero(tone_class > 0.5)) == {3, 4}
+        stored = np.asarray(project.embeddings(model.version, row.id), dtype=np.float32)
+        # the same windows scored again, outside the project, give the embeddings kept
+        perch = PerchModel(model_file)
+        again = np.concatenate([perch.infer(chunk.inputs)[1] for chunk in perch.chunks(recording, 2.5)])
+        np.testing.assert_allclose(stored, again, rtol=2e-3, atol=2e-3)
+
+
+def test_a_perch_file_of_the_wrong_shape_is_refused_and_the_project_unchanged(tmp_path: Path) -> None:
+    bad, _ = write_bad_standin(tmp_path / "bad", "output_width")
+    with Project.create(tmp_path / "project", species=[]) as project:
+        with pytest.raises(ProjectError, match=r"perch_v2\.onnx"):
+            add_model(project, "perch-v2", file=bad)
+        assert project.models() == [] and project.species_codes() == []
+
+
+def test_scoring_with_an_overlap_the_model_was_not_scored_with_needs_rescore(tmp_path: Path) -> None:
+    model_file, _ = write_standin(tmp_path / "perch")
+    recording = _tone_recording(tmp_path / "audio" / "r.wav", 12.0, band_hz(0), (1.0, 2.0))
+    with Project.create(tmp_path / "project", species=[]) as project:
+        project.add_recordings([recording])
+        add_model(project, "perch-v2", file=model_file)
+    assert score(tmp_path / "project").windows == 3
+    with pytest.raises(ProjectError, match="birdview score --rescore"):
+        score(tmp_path / "project", overlap=0.5)
+    assert score(tmp_path / "project", overlap=0.5, rescore=True).windows == 4

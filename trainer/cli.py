@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _fit_parser(sub)
     _predict_parser(sub)
+    _fit_head_parser(sub)
     _evaluate_parser(sub)
     _export_parser(sub)
     return parser
@@ -252,6 +253,31 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_head_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit-head", help="a classifier head on stored embeddings of a pretrained model (seconds)")
+    p.add_argument("--data", required=True, help="the training set (.npz: x, y, fold, classes, negative_for, parent)")
+    p.add_argument("--out", required=True, help="folder for head.pt and comparison.json")
+    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--base", default="{}", help="JSON: the pretrained model the head reads (kept in head.pt)")
+    p.add_argument("--progress", choices=["bar", "json", "none"], default="none")
+
+
+def _run_fit_head(args: argparse.Namespace) -> int:
+    import json
+
+    from trainer.models.head import fit_head
+
+    path, comparison = fit_head(
+        args.data, args.out, args.epochs, args.lr, seed=args.seed, progress=args.progress, base=json.loads(args.base)
+    )
+    new = comparison.get("new", {})
+    print(f"held-out ROC-AUC {new.get('roc_auc')}", file=sys.stderr)
+    print(path)
+    return 0
+
+
 def _run_predict_model(args: argparse.Namespace, paths: list[Path]) -> int:
     """predict --model: any model kind (BirdNET, Perch v2, a checkpoint), embeddings optional."""
     import numpy as np
@@ -308,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_predict(args)
         if args.command == "evaluate":
             return _run_evaluate(args)
+        if args.command == "fit-head":
+            return _run_fit_head(args)
         return _run_export(args)
     except EXPECTED_ERRORS as exc:
         if progress == "json":

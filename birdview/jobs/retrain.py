@@ -93,6 +93,8 @@ def start_retrain(
         raise ProjectError(f"a training job is already running ({running[0].name}); wait for it or cancel it")
     base = project.active_model()
     folder = project.folder / "jobs" / time.strftime("%Y%m%d-%H%M%S")
+    if base is not None and mode == "quick" and base.kind in PRETRAINED_KINDS:
+        return _start_head_job(project, base, folder, epochs, on_event, valid_recordings, valid_fraction)
     classes = base.classes if base is not None else []
     data = build_training_data(
         project, folder / "data", classes, base.window_s if base else 5.0, valid_fraction, base_data, valid_recordings
@@ -110,6 +112,83 @@ def start_retrain(
         },
     )
     return RetrainJob(process, data, base, mode)
+
+
+#: Model kinds whose quick retraining is a head on their stored embeddings.
+PRETRAINED_KINDS = ("birdnet", "perch-v2", "embedding-head")
+
+
+def embedding_base(project: Project, model: ModelRow) -> ModelRow:
+    """The pretrained model whose embeddings a model reads: itself, or a head's base."""
+    if model.kind == "embedding-head":
+        return project.model(int(model.frontend["base_version"]))
+    return model
+
+
+def _start_head_job(
+    project: Project,
+    parent: ModelRow,
+    folder: Path,
+    epochs: int | None,
+    on_event: Callable[[JobEvent], None] | None,
+    valid_recordings: list[int] | None,
+    valid_fraction: float,
+) -> RetrainJob:
+    """Quick retraining of a pretrained model: a head on its stored embeddings, in a child process."""
+    import json
+
+    from birdview.jobs.embedding_set import build_embedding_set
+
+    base = embedding_base(project, parent)
+    built = build_embedding_set(project, base, folder / "data", parent, valid_fraction, valid_recordings)
+    if not built.valid_recordings:
+        raise ProjectError("validation needs labels in at least two recordings (split by recording)")
+    base_info = {"version": base.version, "kind": base.kind, "name": base.name, "embedding_dim": base.embedding_dim}
+    arguments = ["fit-head", "--data", str(built.path), "--out", str(folder / "run"), "--progress", "json"]
+    arguments += ["--base", json.dumps(base_info)] + (["--epochs", str(epochs)] if epochs else [])
+    process = ChildProcessJob(folder, on_event)
+    process.start(
+        trainer_command(arguments),
+        extra={
+            "mode": "quick",
+            "head": True,
+            "parent": parent.version,
+            "base_version": base.version,
+            "labels": built.labels,
+            "valid_recordings": built.valid_recordings,
+            "data": str(built.path),
+            "unscored_labels": built.unscored_labels,
+        },
+    )
+    data = TrainingData(built.path.parent, built.path, built.labels, [], built.valid_recordings)
+    return RetrainJob(process, data, parent, "quick")
+
+
+def _register_head(project: Project, job: ChildProcessJob, state: JobState) -> ModelRow:
+    import json
+
+    from trainer.models.head import COMPARISON_FILE, Head
+
+    head_file = Path(state.checkpoint)
+    head, _ = Head.load(head_file)
+    base = project.model(int(state.extra["base_version"]))
+    comparison = json.loads((head_file.parent / COMPARISON_FILE).read_text())
+    return project.register_model(
+        head_file,
+        head.classes,
+        {"base_version": base.version},
+        base.window_s,
+        parent=state.extra.get("parent"),
+        metrics=comparison,
+        log_path=str(job.log_file),
+        training_labels=state.extra.get("labels", []),
+        kind="embedding-head",
+        name=f"{', '.join(head.classes[:3])}{'…' if len(head.classes) > 3 else ''} on {base.name}",
+        hop_s=base.hop_s,
+        sample_rate=base.sample_rate,
+        embedding_dim=base.embedding_dim,
+        licence=base.licence,
+    )
 
 
 def _job_states(project: Project) -> list[tuple[Path, JobState]]:
@@ -163,6 +242,11 @@ def register_result(project: Project, folder: Path) -> ModelRow | None:
         return None
     if state.extra.get("registered"):
         return project.model(state.extra["registered"])
+    if state.extra.get("head"):
+        model = _register_head(project, job, state)
+        state.extra["registered"] = model.version
+        job.write_state(state)
+        return model
     parent = state.extra.get("parent")
     data = Path(state.extra["data"])
     comparison = compare(Path(state.checkpoint), project.model(parent).path if parent else None, data)

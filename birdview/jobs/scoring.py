@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from birdview.jobs.child_process import trainer_command
 from birdview.store.project import ModelRow, Project, ProjectError
 
@@ -123,7 +125,7 @@ def prepare_fast_copy(
     None where there is nothing to do or the export failed (scoring then converts in-process)."""
     with Project.open(project_folder) as project:
         model = project.model(version)
-        if model is None or model.path.suffix == ".onnx":
+        if model is None or model.kind != "birdview-train" or model.path.suffix == ".onnx":
             return None
         target = fast_copy_path(project, version)
     if target.exists():
@@ -223,6 +225,8 @@ def score(
             except ModelError as exc:
                 raise ProjectError(str(exc)) from None
             model = project.set_hop(model.version, hop)
+        if model.kind == "embedding-head" and scorer is None:
+            return _score_head(project, model, recording_ids, cancel, on_progress, engine, precision, started)
         if scorer is None:
             window_model = load_for_scoring(project, model, engine, precision)
         elif hasattr(scorer, "infer"):
@@ -259,3 +263,58 @@ def score(
                 continue
             scored_recordings += 1
         return ScoringResult(done, scored_recordings, False, problems)
+
+
+def _score_head(
+    project: Project,
+    model: ModelRow,
+    recording_ids: Sequence[int] | None,
+    cancel: threading.Event,
+    on_progress: Callable[[ScoringProgress], None] | None,
+    engine: str,
+    precision: str,
+    started: float,
+) -> ScoringResult:
+    """A head on a pretrained model's embeddings: the base model scores (and keeps the embeddings
+    of) what it has not scored yet; the head then scores from the stored embeddings, without
+    running the network again."""
+    from trainer.models.base import ModelError
+    from trainer.models.head import Head
+
+    base = project.model(int(model.frontend["base_version"]))
+    if abs(base.hop_s - model.hop_s) > 1e-9:
+        raise ProjectError(
+            f"model {model.label} reads windows every {model.hop_s:g} s, {base.label} every {base.hop_s:g} s"
+        )
+    first = score(
+        project.folder,
+        base.version,
+        recording_ids,
+        cancel=cancel,
+        on_progress=on_progress,
+        engine=engine,
+        precision=precision,
+    )
+    if first.cancelled:
+        return first
+    try:
+        head, _ = Head.load(model.path)
+    except ModelError as exc:
+        raise ProjectError(f"model {model.label}: {exc}") from None
+    done, recordings = 0, 0
+    for recording in project.recordings():
+        if recording_ids is not None and recording.id not in recording_ids:
+            continue
+        if cancel.is_set():
+            return ScoringResult(done, recordings, True, first.problems)
+        have = project.scored_windows(model.version, recording.id)
+        embeddings = project.embeddings(base.version, recording.id)
+        if len(embeddings) <= have:
+            continue
+        scores = head.probabilities(np.asarray(embeddings[have:], dtype=np.float32))
+        project.store_predictions(model.version, recording.id, scores, first_window=have)
+        done += len(scores)
+        recordings += 1
+        if on_progress is not None:
+            on_progress(ScoringProgress(recording.name, done, done, time.monotonic() - started))
+    return ScoringResult(done, recordings, False, first.problems)

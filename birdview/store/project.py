@@ -842,8 +842,11 @@ class Project:
                 )
 
     def embeddings(self, version: int, recording_id: int) -> np.ndarray:
-        """The stored embeddings of a recording's scored windows, (windows, dim) float16, read-only."""
+        """The stored embeddings of a recording's scored windows, (windows, dim) float16, read-only.
+        A head on a pretrained model's embeddings reads those of its base model."""
         model = self.model(version)
+        if model.kind == "embedding-head":
+            return self.embeddings(int(model.frontend["base_version"]), recording_id)
         return self.embedding_files.read(
             version, recording_id, model.embedding_dim, self.scored_windows(version, recording_id)
         )

@@ -104,7 +104,7 @@ def test_a_model_scored_with_one_hop_refuses_another_unless_discarded(project: P
     first, got = project.predictions(model.version, recording.id, 10.0, 12.0)
     # windows every 1.5 s, 3 s long: those overlapping 10..12 s start at 7.5 s (window 5) .. 12 s (window 8)
     assert (first, len(got)) == (5, 4)
-    with pytest.raises(ProjectError, match="scored every 1.5 s"):
+    with pytest.raises(ProjectError, match=r"scored every 1\.5 s"):
         project.set_hop(model.version, 3.0)
     assert project.scored_windows(model.version, recording.id) == 19
     project.set_hop(model.version, 3.0, discard=True)

@@ -62,7 +62,7 @@ EMBEDDING_TENSOR = "model/GLOBAL_AVG_POOL/Mean"
 GEO_THRESHOLD = 0.03
 WEEKS = 48
 #: Windows the interpreter runs at once. Its working memory grows by about 21 MB a window (1 GB
-#: for a chunk of 48) while the speed stays the same from 8 windows on (2 threads, 2026-12).
+#: for a chunk of 48) while the speed stays the same from 8 windows on (2 threads, 2026-11-30).
 BATCH_SIZE = 8
 
 

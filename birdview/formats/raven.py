@@ -101,6 +101,7 @@ HEADER = [
     "Low Freq (Hz)",
     "High Freq (Hz)",
     "Species",
+    "Common Name",
     "Kind",
     "Status",
     "Score",

@@ -488,6 +488,7 @@ def _raven_row(row: dict) -> dict:
         "Low Freq (Hz)": f"{0.0 if whole else row['low_hz']:.3f}",
         "High Freq (Hz)": f"{row['nyquist'] if whole else row['high_hz']:.3f}",
         "Species": row["species"] or "",
+        "Common Name": row.get("common") or "",
         "Kind": row["kind"],
         "Status": row["status"],
         "Score": "" if row["score"] is None else f"{row['score']:.6f}",

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from birdview.review.queue import Candidate, candidates, verdict_of
+from birdview.review.queue import Candidate, candidates, verdict_of, verdicts_of
 from birdview.store.project import Project, ProjectError
 
 THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)
@@ -121,20 +121,33 @@ def detection_rows(
     per_species = thresholds(project)
     model = project.model(version)
     recordings = {r.id: r for r in project.recordings()}
+    names = {code: (common, scientific) for code, common, scientific in project.species_table()}
+    codes = [species] if species else model.classes
+    cuts = {code: threshold if threshold is not None else per_species.get(code, 0.5) for code in codes}
+    found = [
+        c
+        for c in candidates(project, version, codes, min_score=min(cuts.values()), show="all", order="time")
+        if c.score >= cuts[c.species] - 5e-4
+    ]
+    kept = []
+    for c in found:
+        shown = allowed.get(c.recording_id) if allowed is not None else None
+        if shown is None or c.species in shown:
+            kept.append(c)
     rows = []
-    for code in [species] if species else model.classes:
-        cut = threshold if threshold is not None else per_species.get(code, 0.5)
-        for c in candidates(project, version, code, min_score=cut, show="all", order="time"):
-            shown = allowed.get(c.recording_id) if allowed is not None else None
-            if shown is not None and c.species not in shown:
-                continue
-            rows.append(_row(recordings[c.recording_id], c, verdict_of(project, c) or "unreviewed"))
-    rows.sort(key=lambda r: (r["path"], r["start_s"]))
+    for c, verdict in zip(kept, verdicts_of(project, kept), strict=True):
+        common, scientific = names.get(c.species, (None, None))
+        rows.append(_row(recordings[c.recording_id], c, verdict or "unreviewed", common, scientific))
+    rows.sort(key=lambda r: (r["path"], r["start_s"], r["species"]))
     return rows
 
 
-def _row(recording, candidate: Candidate, verdict: str) -> dict:
+def _row(
+    recording, candidate: Candidate, verdict: str, common: str | None = None, scientific: str | None = None
+) -> dict:
     return {
+        "common": common,
+        "scientific": scientific,
         "path": str(recording.path),
         "start_s": candidate.start_s,
         "end_s": candidate.end_s,

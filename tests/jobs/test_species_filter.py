@@ -76,10 +76,11 @@ def recording(project: Project, site: str):
 
 def detections(folder: Path, capsys: pytest.CaptureFixture[str], *options: str) -> tuple[set[tuple[str, str]], str]:
     """(file name, species) of each detection exported, and what the command said on stderr."""
-    out = folder.parent / "detections.csv"
-    assert main(["detections", "--project", str(folder), "--out", str(out), "--format", "birdnet", *options]) == 0
+    out = folder.parent / "detections.txt"
+    assert main(["detections", "--project", str(folder), "--out", str(out), "--format", "raven", *options]) == 0
     with open(out, newline="") as handle:
-        rows = {(Path(row["File"]).name.split("_")[0], row["Scientific name"]) for row in csv.DictReader(handle)}
+        table = csv.DictReader(handle, delimiter="\t")
+        rows = {(Path(row["Begin Path"]).name.split("_")[0], row["Species"]) for row in table}
     return rows, capsys.readouterr().err
 
 

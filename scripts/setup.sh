@@ -58,11 +58,18 @@ case "$action" in
     echo "setup: done. Start the app with: .venv/bin/birdview assets/demo/recordings"
     ;;
   demo)
-    # The demo project: the bundled recordings and where their songs are (assets/demo/labels).
+    # The demo project: the bundled recordings (and the real song they are made from), where their
+    # songs are (assets/demo/labels), and BirdNET's detections (about 15 s to score, once).
     if [ ! -f .demo-project/project.sqlite ]; then
-      .venv/bin/birdview add --project .demo-project assets/demo/recordings
+      .venv/bin/birdview add --project .demo-project --site DEMO-SITE assets/demo/recordings assets/demo/source/birds_10s.wav
       .venv/bin/birdview import --project .demo-project --format perch --add-unknown assets/demo/labels/demo_labels.csv
+      # where warblers like these sing in May: BirdNET's species list for the site and week
+      .venv/bin/birdview sites --project .demo-project --set DEMO-SITE --lat 45.5 --lon -78.3 --timezone America/Toronto
     fi
+    if ! .venv/bin/birdview models --project .demo-project | cut -f3 | grep -qx birdnet; then
+      .venv/bin/birdview models --project .demo-project --add birdnet
+    fi
+    .venv/bin/birdview score --project .demo-project
     if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
       echo "setup: no display here; rendering the demo to demo.png instead of opening a window"
       exec .venv/bin/birdview --screenshot demo.png --span 40 --project .demo-project

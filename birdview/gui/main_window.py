@@ -40,12 +40,13 @@ from birdview.gui.retrain_panel import RetrainController
 from birdview.gui.review_panel import ReviewController
 from birdview.gui.scoring_controller import ScoringController
 from birdview.gui.spectrogram_view import SpectrogramView
+from birdview.jobs.species_filter import SpeciesFilter, species_filter
 from birdview.review.queue import Candidate
 from birdview.review.tracks import visible_tracks
 from birdview.spectrogram.cache import TileDiskCache
 from birdview.spectrogram.service import TileService
 from birdview.spectrogram.ticks import format_time
-from birdview.store.project import Annotation, Project
+from birdview.store.project import Annotation, ModelRow, Project, ProjectError, RecordingRow
 
 __all__ = ["NO_AUDIO_TEXT", "MainWindow"]
 
@@ -70,6 +71,10 @@ class MainWindow(QMainWindow):
         self.tiles = TileService(workers=tile_workers, disk=TileDiskCache(tile_cache_dir) if tile_cache_dir else None)
         self.project: Project | None = None
         self.current: Recording | None = None
+        # The species shown by default, by recording id (the geo model takes ~50 ms), and the
+        # species that are not birds; both forgotten when the project or its models change.
+        self._species_filters: dict[int, SpeciesFilter] = {}
+        self._non_birds: frozenset[str] | None = None
         self.view = SpectrogramView(self.tiles)
         self.overview = OverviewStrip()
         self.display = DisplayController(self.settings, self.view, self.overview, self)
@@ -181,8 +186,10 @@ class MainWindow(QMainWindow):
         self.view.viewChanged.connect(self._on_view_changed)
         self.view.tileFailed.connect(lambda message: status(f"Cannot draw: {message}"))
         self.labeling.verdictRequested.connect(self.review.verdict)
-        self.activeModelChanged.connect(self.probabilities.set_model)
+        self.activeModelChanged.connect(self._show_model)
         self.activeModelChanged.connect(lambda _model: self.refresh_tracks())
+        self.probabilities.filtersChanged.connect(self.refresh_tracks)
+        self.probabilities.chosenChanged.connect(self.refresh_tracks)
         self.activeModelChanged.connect(self.review.set_model)
         self.review.thresholdApplied.connect(lambda _species, value: self.probabilities.set_threshold(value))
         self.retrain.finished.connect(lambda model: model is not None and self.scoring.prepare(model.version))
@@ -267,7 +274,15 @@ class MainWindow(QMainWindow):
         return self.project
 
     def _on_models_changed(self) -> None:
+        # Another project, or a model's classes became project species, which a species list may name.
+        self._species_filters.clear()
+        self._non_birds = None
+        self.retrain.refresh_versions()
         self.activeModelChanged.emit(self.project.active_model() if self.project is not None else None)
+
+    def _show_model(self, model: ModelRow | None) -> None:
+        names = {code: common for code, common, _ in self.project.species_table()} if model is not None else {}
+        self.probabilities.set_model(model, names)
 
     def _on_model_activated(self) -> None:
         self._on_models_changed()
@@ -288,9 +303,47 @@ class MainWindow(QMainWindow):
         t0, t1 = self.view.view_range()
         margin = (t1 - t0) / 2
         tracks = visible_tracks(
-            self.project, model.version, row.id, t0 - margin, t1 + margin, chosen=self.probabilities.chosen
+            self.project,
+            model.version,
+            row.id,
+            t0 - margin,
+            t1 + margin,
+            chosen=self.probabilities.chosen,
+            allowed=self.allowed_species(row, model),
         )
         self.probabilities.show_tracks(tracks, self.view.spectrogram_settings, self.current.sample_rate / 2)
+
+    def allowed_species(self, row: RecordingRow, model: ModelRow) -> set[str] | None:
+        """The species the probability panel may show for a recording: those expected there (when
+        known and the switch is on), without non-bird classes (unless shown); None: every class."""
+        allowed: set[str] | None = None
+        if self.probabilities.species_filter_toggle.isChecked():
+            expected = self.species_filter_of(row).species
+            if expected is not None:
+                allowed = set(expected)
+        if not self.probabilities.non_bird_toggle.isChecked():
+            if self._non_birds is None:
+                self._non_birds = frozenset(
+                    code for code, category in self.project.species_categories().items() if category != "bird"
+                )
+            if self._non_birds:
+                allowed = (allowed if allowed is not None else set(model.classes)) - self._non_birds
+        return allowed
+
+    def species_filter_of(self, row: RecordingRow) -> SpeciesFilter:
+        """The species expected for a recording (its species list or the geo model), worked out once."""
+        found = self._species_filters.get(row.id)
+        if found is None:
+            try:
+                found = species_filter(self.project, row)
+            except ProjectError as exc:  # a species list that cannot be read
+                found = SpeciesFilter(None, reason=str(exc))
+                self.statusBar().showMessage(f"Every species is shown: {exc}")
+            self._species_filters[row.id] = found
+        self.probabilities.set_filter_info(
+            f"Species from {found.source}" if found.species is not None else f"Every species is shown: {found.reason}"
+        )
+        return found
 
     # -- labels and review --------------------------------------------------------------------
 

@@ -1,5 +1,10 @@
 """Under the spectrogram: a probability track per chosen species, a heat map of the top species,
-a movable threshold, and the detections above it drawn on the spectrogram."""
+a movable threshold, and the detections above it drawn on the spectrogram.
+
+Which species may be top species is the window's to say (``visible_tracks(allowed=...)``); the
+panel holds the switches: only the species expected at the recording's place and time, and
+non-bird classes (Human vocal, Dog, Engine, ...) shown or not. The species box is searchable (any
+part of a code or name) and shows "code — common name", for models with thousands of classes."""
 
 from __future__ import annotations
 
@@ -9,11 +14,14 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QFontMetrics, QPainterPath
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QComboBox,
+    QCompleter,
     QGraphicsPathItem,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -30,10 +38,16 @@ HEATMAP_SPECIES = 8
 MAX_CAPTIONS = 40
 #: Pixels kept free after a caption's text (the text item's own margins included).
 CAPTION_GAP_PX = 12
+#: Between a code and its common name in the species box.
+NAME_SEPARATOR = " — "
 
 
 class ProbabilityPanel(QWidget):
     thresholdChanged = Signal(float)
+    #: A species switch was toggled: the window works out the allowed species again and redraws.
+    filtersChanged = Signal()
+    #: A species was added to the tracks: its scores may not have been fetched yet.
+    chosenChanged = Signal()
 
     def __init__(self, spectrogram: pg.PlotWidget, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,16 +59,39 @@ class ProbabilityPanel(QWidget):
         self.species_box = QComboBox()
         self.species_box.setEditable(True)
         self.species_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.species_box.completer().setFilterMode(Qt.MatchFlag.MatchContains)
+        # Not as wide as the longest of thousands of names (and not measured over all of them).
+        self.species_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.species_box.setMinimumContentsLength(16)
+        self.species_box.lineEdit().setPlaceholderText("any part of a code or name")
+        completer = self.species_box.completer()
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        completer.setMaxVisibleItems(15)
         self.add_button = QPushButton("Add track")
         self.clear_button = QPushButton("Clear tracks")
+        self.species_filter_toggle = QCheckBox("Only species expected here")
+        self.species_filter_toggle.setObjectName("species_filter_toggle")
+        self.species_filter_toggle.setChecked(True)
+        self.species_filter_toggle.setToolTip("No species list and no geo model: every species is shown")
+        self.non_bird_toggle = QCheckBox("Show non-bird classes")
+        self.non_bird_toggle.setObjectName("non_bird_toggle")
+        self.non_bird_toggle.setChecked(False)
+        self.non_bird_toggle.setToolTip("Human vocal, Dog, Engine, insects, frogs and the like, which some models know")
         self.legend = QLabel()
+        # The legend takes what room is left, never widening the window (six tracks' names would).
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         controls.addWidget(QLabel("Species:"))
         controls.addWidget(self.species_box, stretch=1)
         controls.addWidget(self.add_button)
         controls.addWidget(self.clear_button)
-        controls.addWidget(self.legend, stretch=2)
         layout.addLayout(controls)
+        switches = QHBoxLayout()  # a row of their own: beside the species box they widened the window
+        switches.addWidget(self.species_filter_toggle)
+        switches.addWidget(self.non_bird_toggle)
+        switches.addSpacing(12)
+        switches.addWidget(self.legend, stretch=1)
+        layout.addLayout(switches)
 
         self.track_plot = pg.PlotWidget()
         self.track_plot.setMaximumHeight(130)
@@ -83,6 +120,9 @@ class ProbabilityPanel(QWidget):
         layout.addWidget(self.heatmap_plot)
 
         self.chosen: list[str] = []
+        self._picked: set[str] = set()  # chosen by the panel (the top species), not by the user
+        self._classes: frozenset[str] = frozenset()
+        self._codes: dict[str, str] = {}  # code, display text and names (lower case) -> code
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.box_items: dict[int, QGraphicsPathItem] = {}  # by colour
         self.captions = [self._new_caption() for _ in range(MAX_CAPTIONS)]
@@ -90,8 +130,11 @@ class ProbabilityPanel(QWidget):
         self.tracks: Tracks | None = None
         self.settings = SpectrogramSettings()
         self.nyquist = 16000.0
-        self.add_button.clicked.connect(lambda: self.add_species(self.species_box.currentText().strip()))
+        self.add_button.clicked.connect(lambda: self.add_species(self.species_box.currentText()))
+        self.species_box.lineEdit().returnPressed.connect(lambda: self.add_species(self.species_box.currentText()))
         self.clear_button.clicked.connect(self.clear_species)
+        self.species_filter_toggle.toggled.connect(self._on_filters_toggled)
+        self.non_bird_toggle.toggled.connect(self._on_filters_toggled)
         self.threshold_line.sigPositionChangeFinished.connect(self._on_threshold)
 
     @property
@@ -106,30 +149,65 @@ class ProbabilityPanel(QWidget):
         self.set_threshold(self.threshold)
         self.thresholdChanged.emit(self.threshold)
 
-    def set_model(self, model: ModelRow | None) -> None:
+    def set_model(self, model: ModelRow | None, names: dict[str, str | None] | None = None) -> None:
         """Shown only while there is an active model (no room taken without one); its classes are
-        the species to choose from."""
+        the species to choose from, shown with their common names (code -> name) where known."""
         self.setVisible(model is not None)
-        self.set_classes(model.classes if model is not None else [])
+        self.set_classes(model.classes if model is not None else [], names)
 
-    def set_classes(self, classes: list[str]) -> None:
+    def set_classes(self, classes: list[str], names: dict[str, str | None] | None = None) -> None:
+        names = names or {}
+        shown = [f"{code}{NAME_SEPARATOR}{names[code]}" if names.get(code) else code for code in classes]
         self.species_box.clear()
-        self.species_box.addItems(classes)
-        self.chosen = [c for c in self.chosen if c in classes]
+        self.species_box.addItems(shown)
+        self.species_box.setCurrentIndex(-1)
+        self._classes = frozenset(classes)
+        codes: dict[str, str] = {}
+        for code, text in zip(classes, shown, strict=True):
+            name = names.get(code)
+            if name:
+                codes.setdefault(name.lower(), code)
+            codes[text.lower()] = code
+        for code in classes:  # a code wins over a name that reads the same
+            codes[code.lower()] = code
+        self._codes = codes
+        self.chosen = [c for c in self.chosen if c in self._classes]
+        self._picked &= set(self.chosen)
 
-    def add_species(self, code: str) -> None:
-        if code and code not in self.chosen and self.species_box.findText(code) >= 0:
+    def code_of(self, text: str) -> str | None:
+        """The class a species box text names: its code, "code — name", or the common name (any case)."""
+        text = text.strip()
+        if text in self._classes:
+            return text
+        return self._codes.get(text.lower())
+
+    def add_species(self, text: str) -> None:
+        code = self.code_of(text)
+        if code is not None and code not in self.chosen:
             self.chosen.append(code)
             self._draw()
+            self.chosenChanged.emit()
 
     def clear_species(self) -> None:
         self.chosen = []
+        self._picked = set()
         self._draw()
+
+    def set_filter_info(self, text: str) -> None:
+        """Where the expected species come from, or why there are none (the switch's tooltip)."""
+        self.species_filter_toggle.setToolTip(text)
+
+    def _on_filters_toggled(self, _on: bool) -> None:
+        # The species the panel picked were the top ones of the old filter: pick again.
+        self.chosen = [c for c in self.chosen if c not in self._picked]
+        self._picked = set()
+        self.filtersChanged.emit()
 
     def show_tracks(self, tracks: Tracks | None, settings: SpectrogramSettings, nyquist: float) -> None:
         self.tracks, self.settings, self.nyquist = tracks, settings, nyquist
         if tracks is not None and not self.chosen:
-            self.chosen = [c for c in tracks.top_species(3)]
+            self.chosen = list(tracks.top_species(3))
+            self._picked = set(self.chosen)
         self._draw()
 
     def _draw(self) -> None:
@@ -144,6 +222,8 @@ class ProbabilityPanel(QWidget):
             return
         legend = []
         for i, code in enumerate(self.chosen):
+            if code not in tracks.classes:
+                continue  # chosen since these scores were fetched: drawn once they are
             colour = TRACK_COLOURS[i % len(TRACK_COLOURS)]
             x, y = tracks.step_curve(code)
             curve = pg.PlotDataItem(x, y, stepMode="center", pen=pg.mkPen(colour, width=2))

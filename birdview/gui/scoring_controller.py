@@ -1,5 +1,6 @@
-"""The Models menu: add a model, score the project in the background with progress, ETA and
-cancel, while the window stays usable."""
+"""The Models menu: add a model (BirdNET, Perch v2, a birdview-train model, chosen in
+:class:`AddModelDialog` and loaded on a worker thread), score the project in the background with
+progress, ETA and cancel, while the window stays usable."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QProgressBar, QPushButton
+from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton
 
+from birdview.gui.add_model_dialog import AddModelDialog
 from birdview.gui.workers import Worker, WorkerPool
 from birdview.jobs.scoring import (
     ScoringProgress,
@@ -19,13 +21,14 @@ from birdview.jobs.scoring import (
     prepare_fast_copy,
     score,
 )
-from birdview.store.project import Project, ProjectError
+from birdview.store.project import ModelRow, Project, ProjectError
 
 BF16_KEY = "scoring/bf16"
 
 
 class ScoringController(QObject):
     finished = Signal(object)  # ScoringResult
+    modelAdded = Signal(object)  # the ModelRow added through the dialog, or None when it failed
 
     def __init__(
         self,
@@ -43,6 +46,9 @@ class ScoringController(QObject):
         self._workers = WorkerPool("scoring", owner=self)
         self._task: Worker | None = None
         self._preparing: dict[tuple[Path, int], Worker] = {}
+        self._adding: Worker | None = None
+        self.add_dialog: AddModelDialog | None = None
+        self.add_error: QMessageBox | None = None
         self.last_result: ScoringResult | None = None
         self.progress_bar = QProgressBar()
         self.progress_bar.setMaximumWidth(260)
@@ -71,20 +77,67 @@ class ScoringController(QObject):
     def running(self) -> bool:
         return self._task is not None and self._task.active
 
-    def add(self, path: str | Path) -> int | None:
+    @property
+    def adding(self) -> bool:
+        return self._adding is not None and self._adding.active
+
+    def add(self, path: str | Path, file: str | Path | None = None) -> int | None:
+        """Add a model here and now (scripts, tests); the menu adds on a worker thread (:meth:`add_in_background`)."""
         project = self._project()
         if project is None:
             self.window.statusBar().showMessage("Open or create a project first")
             return None
         try:
-            model = add_model(project, path)
+            model = add_model(project, path, file=file)
         except ProjectError as exc:
             self.window.statusBar().showMessage(f"Model not added: {exc}")
             return None
-        self.window.statusBar().showMessage(f"Model version {model.version} added ({len(model.classes)} classes)")
-        self.prepare(model.version)
-        self._changed()
+        self._on_added(model)
         return model.version
+
+    def add_in_background(self, path: str | Path, file: str | Path | None = None) -> Worker | None:
+        """Add a model on a worker thread (loading BirdNET or a 400 MB Perch file takes seconds);
+        :attr:`modelAdded` tells when it is done, a message box why it failed."""
+        project = self._project()
+        if project is None:
+            self.window.statusBar().showMessage("Open or create a project first")
+            return None
+        if self.adding:
+            self.window.statusBar().showMessage("A model is being added already")
+            return None
+        folder = project.folder
+        what = Path(file).name if file is not None else Path(path).name
+        self.window.statusBar().showMessage(f"Adding {what}…")
+        current = self._project
+        self._adding = self._workers.run(
+            add_model,
+            str(path),
+            project=folder,
+            file=None if file is None else str(file),
+            wanted=lambda: (now := current()) is not None and now.folder == folder,
+        )
+        self._adding.result.connect(self._on_added)
+        self._adding.error.connect(self._on_add_failed)
+        return self._adding
+
+    def _on_added(self, model: ModelRow) -> None:
+        licence = f", licence {model.licence}" if model.licence else ""
+        state = "now the active model" if model.active else "activate it in the Retrain panel's list to use it"
+        self.window.statusBar().showMessage(
+            f"Model added: {model.label}, {len(model.classes):,} classes{licence} ({state})"
+        )
+        if model.kind == "birdview-train":
+            self.prepare(model.version)
+        self._changed()
+        self.modelAdded.emit(model)
+
+    def _on_add_failed(self, message: str) -> None:
+        self.window.statusBar().showMessage(f"Model not added: {message}")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Model not added", message, parent=self.window)
+        box.setObjectName("add_model_error")
+        box.open()  # window-modal, without a nested event loop
+        self.add_error = box
+        self.modelAdded.emit(None)
 
     def prepare(self, version: int) -> None:
         """Export a checkpoint for fast scoring in a child process, in the background."""
@@ -105,10 +158,21 @@ class ScoringController(QObject):
         for worker in list(self._preparing.values()):
             worker.wait(timeout)
 
-    def _add_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Add a model", "", "Models (*.ckpt *.onnx)")
-        if path:
-            self.add(path)
+    def _add_dialog(self) -> AddModelDialog:
+        """Models ▸ Add model: the dialog, window-modal; OK adds the chosen model in the background."""
+        if self.add_dialog is not None:
+            self.add_dialog.raise_()
+            return self.add_dialog
+        dialog = self.add_dialog = AddModelDialog(self.window)
+        dialog.accepted.connect(lambda: self.add_in_background(*dialog.choice()))
+        dialog.finished.connect(self._forget_dialog)
+        dialog.open()
+        return dialog
+
+    def _forget_dialog(self) -> None:
+        if self.add_dialog is not None:
+            self.add_dialog.deleteLater()
+            self.add_dialog = None
 
     def start(self, version: int | None = None, chunk_windows: int = 48) -> bool:
         project = self._project()

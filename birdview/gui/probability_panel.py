@@ -8,6 +8,8 @@ part of a code or name) and shows "code — common name", for models with thousa
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
@@ -81,6 +83,7 @@ class ProbabilityPanel(QWidget):
         self.legend = QLabel()
         # The legend takes what room is left, never widening the window (six tracks' names would).
         self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.legend.setWordWrap(True)  # common names are long: a second line rather than cut off
         controls.addWidget(QLabel("Species:"))
         controls.addWidget(self.species_box, stretch=1)
         controls.addWidget(self.add_button)
@@ -123,6 +126,7 @@ class ProbabilityPanel(QWidget):
         self._picked: set[str] = set()  # chosen by the panel (the top species), not by the user
         self._classes: frozenset[str] = frozenset()
         self._codes: dict[str, str] = {}  # code, display text and names (lower case) -> code
+        self._names: dict[str, str] = {}  # code -> common name, where known
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.box_items: dict[int, QGraphicsPathItem] = {}  # by colour
         self.captions = [self._new_caption() for _ in range(MAX_CAPTIONS)]
@@ -157,6 +161,7 @@ class ProbabilityPanel(QWidget):
 
     def set_classes(self, classes: list[str], names: dict[str, str | None] | None = None) -> None:
         names = names or {}
+        self._names = {code: name for code, name in names.items() if name}
         shown = [f"{code}{NAME_SEPARATOR}{names[code]}" if names.get(code) else code for code in classes]
         self.species_box.clear()
         self.species_box.addItems(shown)
@@ -173,6 +178,10 @@ class ProbabilityPanel(QWidget):
         self._codes = codes
         self.chosen = [c for c in self.chosen if c in self._classes]
         self._picked &= set(self.chosen)
+
+    def display_name(self, code: str) -> str:
+        """What a species is called on the timeline: its common name where known, else its code."""
+        return self._names.get(code, code)
 
     def code_of(self, text: str) -> str | None:
         """The class a species box text names: its code, "code — name", or the common name (any case)."""
@@ -229,7 +238,7 @@ class ProbabilityPanel(QWidget):
             curve = pg.PlotDataItem(x, y, stepMode="center", pen=pg.mkPen(colour, width=2))
             self.track_plot.addItem(curve)
             self.curves[code] = curve
-            legend.append(f"<span style='color:{colour}'>■ {code}</span>")
+            legend.append(f"<span style='color:{colour}'>■ {html.escape(self.display_name(code))}</span>")
         self.legend.setText("  ".join(legend))
         top = tracks.top_species(HEATMAP_SPECIES)
         image = np.stack([tracks.species(code) for code in top]) if top else np.zeros((1, 1))
@@ -285,7 +294,7 @@ class ProbabilityPanel(QWidget):
         for start, _, code, score in sorted(found, key=lambda d: (not (d[1] > x0 and d[0] < x1), -d[3])):
             if len(layout) == MAX_CAPTIONS:
                 break
-            text = f"{code} {score:.2f}"
+            text = f"{self.display_name(code)} {score:.2f}"
             track = self.chosen.index(code)
             right = start + (metrics.horizontalAdvance(text) + CAPTION_GAP_PX) * pixel_s
             taken = placed.setdefault(track, [])

@@ -174,8 +174,9 @@ def project_folder(tmp_path: Path) -> Path:
 
 def _legend_codes(window: MainWindow) -> list[str]:
     """The species of the tracks, as the legend lists them."""
-    legend = window.probabilities.legend.text()
-    return sorted((code for code in CODES if f"■ {code}<" in legend), key=lambda code: legend.index(f"■ {code}<"))
+    legend, name = window.probabilities.legend.text(), window.probabilities.display_name
+    shown = [code for code in CODES if f"■ {name(code)}<" in legend]
+    return sorted(shown, key=lambda code: legend.index(f"■ {name(code)}<"))
 
 
 def test_filter_toggles_change_the_species_shown(qtbot, tmp_path: Path, fake_streams, project_folder, monkeypatch):

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from birdview.gui.workers import WorkerPool
+from birdview.jobs.species_filter import shown_species
 from birdview.review.queue import ORDERS, Candidate, progress, queue_with_progress, record_verdicts, verdicts_of
 from birdview.spectrogram.ticks import format_time
 from birdview.store.project import ModelRow, Project, ProjectError
@@ -52,12 +53,20 @@ class ReviewPanel(QWidget):
         self.order = QComboBox()
         self.order.addItems(ORDERS)
         self.show_reviewed = QCheckBox("Show reviewed too")
+        self.expected_only = QCheckBox("Only species expected here, no non-bird classes")
+        self.expected_only.setObjectName("review_expected_only")
+        self.expected_only.setChecked(True)
+        self.expected_only.setToolTip(
+            "The species list of the project, or BirdNET's species for each recording's site and week; "
+            "and no Human vocal, Dog, Engine... Untick to review every class of the model."
+        )
         self.auto_play = QCheckBox("Play each candidate")
         form.addRow("Species", self.species)
         form.addRow("Score from", self.min_score)
         form.addRow("Score to", self.max_score)
         form.addRow("Order by", self.order)
         form.addRow("", self.show_reviewed)
+        form.addRow("", self.expected_only)
         form.addRow("", self.auto_play)
         layout.addLayout(form)
         self.counter = QLabel("no model")
@@ -123,6 +132,7 @@ class ReviewController(QObject):
         for combo in (panel.species, panel.order):
             combo.currentIndexChanged.connect(self.start)
         panel.show_reviewed.toggled.connect(self.start)
+        panel.expected_only.toggled.connect(self.start)
         panel.table.cellClicked.connect(lambda row, _column: self.go_to(row))
         panel.confirm_all.clicked.connect(lambda: self.batch("confirm"))
         panel.reject_all.clicked.connect(lambda: self.batch("reject"))
@@ -152,6 +162,7 @@ class ReviewController(QObject):
             "species": None if species in ("", ALL_SPECIES) else species,
             "min_score": self.panel.min_score.value(),
             "max_score": self.panel.max_score.value(),
+            "expected_only": self.panel.expected_only.isChecked(),
         }
 
     def start(self) -> None:
@@ -187,9 +198,19 @@ class ReviewController(QObject):
 
     def _compute(self, project: Project, version: int, options: dict) -> tuple[list[Candidate], int, int] | str:
         try:
-            return queue_with_progress(project, version, **options)
+            return queue_with_progress(project, version, **self._with_allowed(project, options))
         except ProjectError as exc:
             return str(exc)
+
+    def _with_allowed(self, project: Project, options: dict) -> dict:
+        """The filters, with the species shown per recording (the expected ones, no non-birds)."""
+        expected = options.pop("expected_only", False)
+        if expected:
+            try:
+                options["allowed"] = shown_species(project)
+            except ProjectError:  # an unreadable species list (the tracks' switch says so): no list
+                options["allowed"] = shown_species(project, expected_only=False)
+        return options
 
     def _still_wanted(self, folder: Path, version: int) -> bool:
         project = self._project()
@@ -213,7 +234,7 @@ class ReviewController(QObject):
         model = project.active_model() if project is not None else None
         if model is None:
             return
-        done, total = progress(project, model.version, **self._filters())
+        done, total = progress(project, model.version, **self._with_allowed(project, self._filters()))
         self.panel.counter.setText(f"{done} of {total} reviewed")
 
     def _fill(self) -> None:

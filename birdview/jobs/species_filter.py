@@ -177,3 +177,22 @@ def allowed_species(
     """The codes shown by default for the recording; None where no filter is known."""
     chosen = species_filter(project, recording, species_list_file).species
     return None if chosen is None else set(chosen)
+
+
+def shown_species(
+    project: Project, expected_only: bool = True, non_birds: bool = False
+) -> dict[int, set[str] | None] | None:
+    """Per recording, the species a review queue or an export shows by default: those expected
+    there (a species list, or BirdNET's list for the site and week) when ``expected_only``, less
+    the non-bird classes unless ``non_birds``. None: every species everywhere."""
+    hidden = set() if non_birds else {code for code, kind in project.species_categories().items() if kind != "bird"}
+    filters = species_filters(project, project.recordings()) if expected_only else {}
+    if not hidden and all(f.species is None for f in filters.values()):
+        return None
+    every = None if not hidden else set(project.species_codes()) - hidden
+    shown: dict[int, set[str] | None] = {}
+    for recording in project.recordings():
+        expected = filters.get(recording.id)
+        chosen = set(expected.species) if expected is not None and expected.species is not None else None
+        shown[recording.id] = (chosen - hidden if chosen is not None else every) if hidden else chosen
+    return shown

@@ -7,7 +7,7 @@ verdict). A new verdict on a window replaces the earlier one; a batch of verdict
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +55,10 @@ def candidates(
     threshold: float = 0.5,
     show: str = "unreviewed",
     recording_ids: Sequence[int] | None = None,
+    allowed: Mapping[int, Collection[str] | None] | None = None,
 ) -> list[Candidate]:
+    """The windows scored within [min_score, max_score] for the species, in ``order``; with
+    ``allowed`` (recording id -> species shown, None for all), only those species per recording."""
     if order not in ORDERS:
         raise ProjectError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
     if show not in SHOW:
@@ -72,10 +75,13 @@ def candidates(
     for recording in project.recordings():
         if recording_ids is not None and recording.id not in recording_ids:
             continue
+        shown = allowed.get(recording.id) if allowed is not None else None
         for first, block in project.prediction_blocks(version, recording.id, columns):
             # Scores are stored as float16 (about 3 significant digits): compare at that precision.
             rows, cols = np.nonzero((block >= min_score - 5e-4) & (block <= max_score + 5e-4))
             for row, col in zip(rows, cols, strict=True):
+                if shown is not None and wanted[col] not in shown:
+                    continue
                 window = first + int(row)
                 start = model.window_start(window)
                 candidate = Candidate(

@@ -55,9 +55,7 @@ def project(tmp_path: Path) -> Project:
 
 
 def test_many_class_predictions_and_embeddings_round_trip(project: Project) -> None:
-    model = project.register_model(
-        "pretrained", CLASSES, window_s=3.0, kind="birdnet", embedding_dim=16, activate=True
-    )
+    model = project.register_model("pretrained", CLASSES, window_s=3.0, kind="birdnet", embedding_dim=16, activate=True)
     recording = project.recordings()[0]
     scores = _sparse_scores(20, seed=2)
     vectors = np.random.default_rng(3).normal(size=(20, 16)).astype(np.float32)

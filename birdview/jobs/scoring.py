@@ -128,7 +128,7 @@ def prepare_fast_copy(
         if model is None or model.kind != "birdview-train" or model.path.suffix == ".onnx":
             return None
         target = fast_copy_path(project, version)
-    if target.exists():
+    if target.exists() and _exports_embeddings(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial.onnx")
@@ -149,6 +149,20 @@ def prepare_fast_copy(
         return None
     partial.replace(target)
     return target
+
+
+def _exports_embeddings(path: Path) -> bool:
+    """Whether an ONNX copy gives the embedding too (copies made before embeddings were kept do not:
+    they are made again)."""
+    import onnx
+
+    from trainer.onnx_export import EMBEDDING_NAME
+
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:
+        return False
+    return any(output.name == EMBEDDING_NAME for output in graph.output)
 
 
 def windows_to_score(project: Project, version: int, recording_ids: Sequence[int] | None = None) -> dict[int, int]:

@@ -79,3 +79,27 @@ def test_scoring_with_an_overlap_the_model_was_not_scored_with_needs_rescore(tmp
     with pytest.raises(ProjectError, match="birdview score --rescore"):
         score(tmp_path / "project", overlap=0.5)
     assert score(tmp_path / "project", overlap=0.5, rescore=True).windows == 4
+
+
+def test_a_checkpoint_keeps_the_pooled_feature_before_its_head_as_embedding(tmp_path: Path, checkpoint: Path) -> None:
+    from trainer.inference import TorchScorer
+    from trainer.models.trained import TrainedModel
+
+    recording = _tone_recording(tmp_path / "audio" / "r.wav", 12.0, 3000.0, (1.0, 2.0))
+    with Project.create(tmp_path / "project", species=[]) as project:
+        project.add_recordings([recording])
+        model = add_model(project, checkpoint)
+        assert model.kind == "birdview-train" and model.embedding_dim > 0
+    assert score(tmp_path / "project", engine="torch").windows == 3
+    scorer = TorchScorer(checkpoint)
+    trained = TrainedModel(scorer, checkpoint)
+    expected = np.concatenate([trained.infer(c.inputs)[1] for c in trained.chunks(recording, 5.0)])
+    with Project.open(tmp_path / "project") as project:
+        stored = np.asarray(project.embeddings(model.version, project.recordings()[0].id), dtype=np.float32)
+        _, scores = project.predictions(model.version, project.recordings()[0].id)
+    assert stored.shape == (3, model.embedding_dim)
+    np.testing.assert_allclose(stored, expected, rtol=1e-2, atol=1e-2)
+    # the head applied to the kept embedding gives the kept probabilities
+    head = scorer.model.classifier
+    logits = stored @ head.weight.detach().numpy().T + head.bias.detach().numpy()
+    np.testing.assert_allclose(scores, 1 / (1 + np.exp(-logits)), atol=1e-2)

@@ -51,6 +51,8 @@ def test_scoring_uses_the_models_onnx_copy(project: Project, checkpoint: Path) -
     recording = project.recordings()[0]
     wanted = expected[expected["file"] == str(recording.path)][list(SPECIES)].to_numpy()
     np.testing.assert_allclose(project.predictions(1, recording.id)[1], wanted, atol=2e-3)
+    # the copy gives the embeddings too: every scored window keeps its pooled feature
+    assert project.embeddings(1, recording.id).shape == (13, model.embedding_dim)
     copy.write_bytes(b"not a model")
     with pytest.raises(ProjectError, match=r"model-v1\.onnx"):
         score(project.folder, recording_ids=[project.recordings()[1].id])

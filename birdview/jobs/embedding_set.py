@@ -59,11 +59,13 @@ def build_embedding_set(
     comparison (default: ``base``)."""
     parent = parent or base
     labels = label_rules.training_labels(project)
+    waiting = len(project.annotations(kind=Kind.CALL.value, status="unreviewed"))
+    hint = f"; {waiting} call(s) are unreviewed (imported ones too): confirm them to learn from them" if waiting else ""
     if not labels:
-        raise ProjectError("no labels to learn from: confirm or draw calls, or mark hard negatives first")
+        raise ProjectError(f"no labels to learn from: confirm or draw calls, or mark hard negatives first{hint}")
     classes = sorted({a.species for a in labels if a.kind != Kind.HARD_NEGATIVE and a.species})
     if not classes:
-        raise ProjectError("no calls to learn from: a head needs confirmed calls of at least one species")
+        raise ProjectError(f"no calls to learn from: a head needs confirmed calls of at least one species{hint}")
     column = {code: i for i, code in enumerate(classes)}
     rows: dict[tuple[int, int], dict] = {}
     used_labels, unscored = [], 0

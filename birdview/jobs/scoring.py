@@ -66,9 +66,14 @@ def add_model(
     from trainer.models.registry import BUILT_IN, load_model
 
     built_in = str(path) in BUILT_IN
-    source = Path(file if built_in and file is not None else path)
-    if not built_in:
-        source = source.absolute()
+    source = Path(file if built_in and file is not None else path).absolute()
+    for known in project.models():
+        same = known.kind == "birdnet" if str(path) == "birdnet" else known.path == source
+        if same:
+            raise ProjectError(
+                f"{known.name or known.path} is already model version {known.version} of this project "
+                f"(birdview models --activate {known.version} makes it the active one)"
+            )
     try:
         model = load_model(str(path) if built_in else source, file, engine=_adding_engine(source))
     except ModelError as exc:
@@ -231,22 +236,27 @@ def score(
         model = project.model(version) if version is not None else project.active_model()
         if model is None:
             raise ProjectError(f"{project_folder}: no model to score with; add one (birdview models --add CKPT)")
-        if rescore:
-            project.discard_predictions(model.version)
-        if overlap is not None:
-            try:
-                hop = hop_for(model.window_s, overlap)
-            except ModelError as exc:
-                raise ProjectError(str(exc)) from None
-            model = project.set_hop(model.version, hop)
-        if model.kind == "embedding-head" and scorer is None:
-            return _score_head(project, model, recording_ids, cancel, on_progress, engine, precision, started)
-        if scorer is None:
+        # The model is loaded first: a model whose file is gone keeps what it scored.
+        head = model.kind == "embedding-head" and scorer is None
+        if head:
+            _load_head(model)
+        elif scorer is None:
             window_model = load_for_scoring(project, model, engine, precision)
         elif hasattr(scorer, "infer"):
             window_model = scorer
         else:
             window_model = TrainedModel(scorer, model.path, batch_size)
+        if overlap is not None:
+            try:
+                hop = hop_for(model.window_s, overlap)
+            except ModelError as exc:
+                raise ProjectError(str(exc)) from None
+        if rescore:
+            project.discard_predictions(model.version)
+        if overlap is not None:
+            model = project.set_hop(model.version, hop)
+        if head:
+            return _score_head(project, model, recording_ids, cancel, on_progress, engine, precision, started)
         todo = windows_to_score(project, model.version, recording_ids)
         total = sum(todo.values())
         done, problems, scored_recordings = 0, [], 0
@@ -279,6 +289,16 @@ def score(
         return ScoringResult(done, scored_recordings, False, problems)
 
 
+def _load_head(model: ModelRow):
+    from trainer.models.base import ModelError
+    from trainer.models.head import Head
+
+    try:
+        return Head.load(model.path)[0]
+    except ModelError as exc:
+        raise ProjectError(f"model {model.label}: {exc}") from None
+
+
 def _score_head(
     project: Project,
     model: ModelRow,
@@ -292,8 +312,6 @@ def _score_head(
     """A head on a pretrained model's embeddings: the base model scores (and keeps the embeddings
     of) what it has not scored yet; the head then scores from the stored embeddings, without
     running the network again."""
-    from trainer.models.base import ModelError
-    from trainer.models.head import Head
 
     base = project.model(int(model.frontend["base_version"]))
     if abs(base.hop_s - model.hop_s) > 1e-9:
@@ -311,10 +329,7 @@ def _score_head(
     )
     if first.cancelled:
         return first
-    try:
-        head, _ = Head.load(model.path)
-    except ModelError as exc:
-        raise ProjectError(f"model {model.label}: {exc}") from None
+    head = _load_head(model)
     done, recordings = 0, 0
     for recording in project.recordings():
         if recording_ids is not None and recording.id not in recording_ids:

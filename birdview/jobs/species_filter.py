@@ -56,7 +56,10 @@ def read_species_list(project: Project, path: str | Path) -> SpeciesList:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ProjectError(f"species list {path}: no such file") from None
+        raise ProjectError(
+            f"species list {path}: no such file (set another with birdview species-list --set FILE, "
+            "or --clear to go back to BirdNET's list for each site)"
+        ) from None
     except UnicodeDecodeError:
         raise ProjectError(f"species list {path}: not UTF-8 text (one species a line)") from None
     except OSError as exc:
@@ -114,6 +117,22 @@ def _geo() -> GeoModel:
     return _geo_model
 
 
+def _judged_by_geo() -> frozenset[str] | None:
+    """The species the geo model has a score for (only these can be left out by it); None where it
+    does not say (every species then counts as judged)."""
+    known = getattr(_geo(), "species", None)
+    return None if known is None else frozenset(getattr(name, "code", name) for name in known)
+
+
+def _never_hidden(project: Project, judged: frozenset[str] | None = None) -> frozenset[str]:
+    """Species a list cannot speak for, always shown: the codes the user made up (a call type,
+    ``noise_generator``) and, for the geo model, every species it has no score for."""
+    codes = set(project.user_species())
+    if judged is not None:
+        codes |= set(project.species_codes()) - judged
+    return frozenset(codes)
+
+
 def _expected_at(latitude: float, longitude: float, week: int) -> frozenset[str]:
     key = (latitude, longitude, week)
     with _geo_lock:
@@ -130,7 +149,7 @@ def _list_filter(project: Project, species_list_file: str | Path | None) -> Spec
     if chosen is None:
         return None
     found = read_species_list(project, chosen)
-    return SpeciesFilter(found.codes, f"{what} {found.path}", warnings=found.warnings)
+    return SpeciesFilter(found.codes | _never_hidden(project), f"{what} {found.path}", warnings=found.warnings)
 
 
 def _geo_filter(project: Project, recording: RecordingRow) -> SpeciesFilter:
@@ -141,7 +160,7 @@ def _geo_filter(project: Project, recording: RecordingRow) -> SpeciesFilter:
         return SpeciesFilter(None, reason=f"no species list, and {where}")
     week = recording_week(recording) or -1
     try:
-        expected = _expected_at(place.latitude, place.longitude, week)
+        expected = _expected_at(place.latitude, place.longitude, week) | _never_hidden(project, _judged_by_geo())
     except (ImportError, ModelError) as exc:
         return SpeciesFilter(None, reason=f"BirdNET's geo model is not available ({exc})")
     when = f"week {week}" if week > 0 else "the whole year"

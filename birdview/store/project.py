@@ -254,11 +254,15 @@ class Project:
         self, paths: Sequence[str | Path], site: str | None = None
     ) -> tuple[list[RecordingRow], list[str]]:
         """Add files and folders; returns what was added and a problem line for each file that
-        could not be read. Files already in the project are left as they are."""
+        could not be read. Files already in the project are left as they are, but for their site
+        when one is given (:meth:`set_recording_site`)."""
         added, problems = [], []
         for path in find_audio_files(list(paths)):
             path = Path(path).absolute()
-            if self.recording_by_path(path) is not None:
+            known = self.recording_by_path(path)
+            if known is not None:
+                if site is not None and known.site != site:
+                    self.set_recording_site(known.id, site)
                 continue
             try:
                 info = probe(path)
@@ -271,6 +275,12 @@ class Project:
                 continue
             added.append(self.add_probed(info, digest, site))
         return added, problems
+
+    def set_recording_site(self, recording_id: int, site: str | None) -> RecordingRow:
+        self.recording(recording_id)
+        with self._transaction():
+            self.db.execute("UPDATE recordings SET site = ? WHERE id = ?", (site, recording_id))
+        return self.recording(recording_id)
 
     def add_probed(self, info: RecordingInfo, digest: str, site: str | None = None) -> RecordingRow:
         """Add a recording already probed and hashed (e.g. on a worker thread); returns its row,
@@ -397,6 +407,10 @@ class Project:
                 [(common, scientific, category, code) for code, common, scientific, category in entries],
             )
         return len(added)
+
+    def user_species(self) -> set[str]:
+        """Codes the user added (imports with new species, codes made up for a call type...)."""
+        return {row[0] for row in self.db.execute("SELECT code FROM species WHERE user_added = 1")}
 
     def species_categories(self) -> dict[str, str]:
         """Each species' category: bird, or other (non-bird sounds a model knows, which users may hide)."""

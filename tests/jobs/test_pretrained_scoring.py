@@ -103,3 +103,31 @@ def test_a_checkpoint_keeps_the_pooled_feature_before_its_head_as_embedding(tmp_
     head = scorer.model.classifier
     logits = stored @ head.weight.detach().numpy().T + head.bias.detach().numpy()
     np.testing.assert_allclose(scores, 1 / (1 + np.exp(-logits)), atol=1e-2)
+
+
+def test_a_model_whose_file_is_gone_keeps_its_scores_when_rescoring_fails(tmp_path: Path) -> None:
+    model_file, _ = write_standin(tmp_path / "perch")
+    recording = _tone_recording(tmp_path / "audio" / "r.wav", 12.0, band_hz(0), (1.0, 2.0))
+    with Project.create(tmp_path / "project", species=[]) as project:
+        project.add_recordings([recording])
+        model = add_model(project, "perch-v2", file=model_file)
+        assert model.path.is_absolute()
+        with pytest.raises(ProjectError, match="already model version 1"):
+            add_model(project, "perch-v2", file=model_file)
+    assert score(tmp_path / "project").windows == 3
+    model_file.rename(tmp_path / "moved.onnx")
+    for options in ({"rescore": True}, {"overlap": 0.5, "rescore": True}):
+        with pytest.raises(ProjectError, match="perch_v2.onnx"):
+            score(tmp_path / "project", **options)
+        with Project.open(tmp_path / "project") as project:
+            assert project.scored_windows(1, project.recordings()[0].id) == 3
+            assert project.model(1).hop_s == 5.0
+
+
+def test_adding_known_recordings_with_a_site_sets_their_site(tmp_path: Path) -> None:
+    recording = _tone_recording(tmp_path / "audio" / "r.wav", 3.0, 1000.0, (1.0, 2.0))
+    assert _run("add", "--project", str(tmp_path / "p"), str(recording)).returncode == 0
+    again = _run("add", "--project", str(tmp_path / "p"), "--site", "algonquin", str(recording))
+    with Project.open(tmp_path / "p") as project:
+        assert project.recordings()[0].site == "algonquin"
+    assert "0 recording(s) added" in again.stdout

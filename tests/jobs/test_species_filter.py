@@ -195,3 +195,17 @@ def test_birdnets_own_geo_model(folder: Path, monkeypatch: pytest.MonkeyPatch) -
     assert north.species is not None, north.reason
     assert "eurbla" in north.species and south is not None and "eurbla" not in south
     assert "week 19" in north.source and week_of(date(2024, 5, 21)) == 19
+
+
+def test_codes_the_user_made_up_and_species_the_geo_model_cannot_judge_are_always_shown(
+    folder: Path, species_list: Path, geo: FakeGeo
+) -> None:
+    geo.species = ("amecro", "blujay", "houspa", "norcar")  # what BirdNET scores; the others it cannot judge
+    with Project.open(folder) as project:
+        project.add_species([("song_b_type", None, None)])  # a call type of the user's
+        project.add_species([("Gryllus campestris", None, None)], user_added=False)  # a model's class BirdNET lacks
+        set_site(project, "NORTH", 52.1, 5.2)
+        north = recording(project, "NORTH")
+        assert allowed_species(project, north) == {"amecro", "blujay", "song_b_type", "Gryllus campestris"}
+        # a species list says nothing of the user's own codes either
+        assert allowed_species(project, north, species_list) == {"amecro", "norcar", "song_b_type"}

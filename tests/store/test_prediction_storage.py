@@ -108,3 +108,18 @@ def test_a_model_scored_with_one_hop_refuses_another_unless_discarded(project: P
     project.set_hop(model.version, 3.0, discard=True)
     assert project.scored_windows(model.version, recording.id) == 0
     assert not project.embedding_files.path(model.version, recording.id).exists()
+
+
+def test_a_head_needs_confirmed_calls_and_says_which_are_waiting(project: Project, tmp_path: Path) -> None:
+    from birdview.jobs.embedding_set import build_embedding_set
+    from birdview.store.labels import Annotation
+
+    model = project.register_model("birdnet", CLASSES[:4], window_s=3.0, kind="birdnet", embedding_dim=8)
+    recording = project.recordings()[0]
+    project.store_predictions(model.version, recording.id, np.full((10, 4), 0.5), 0, np.ones((10, 8)))
+    project.add_species([("my_call", None, None)])
+    project.add_annotations(
+        [Annotation(recording.id, 3.5, 4.0, species="my_call", status="unreviewed", source="import")] * 1
+    )
+    with pytest.raises(ProjectError, match=r"1 call\(s\) are unreviewed .*confirm them"):
+        build_embedding_set(project, model, tmp_path / "set")

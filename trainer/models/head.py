@@ -146,7 +146,7 @@ def fit_head(
         loss = loss_fn(layer(train_x), train_y)
         loss.backward()
         optimiser.step()
-        if progress == "json" and (epoch % 10 == 0 or epoch == epochs - 1):
+        if progress == "json" and (epoch % 25 == 0 or epoch == epochs - 1):
             emit(TrainStep(epoch, epoch + 1, epochs, loss.item()), stream)
         if not valid.any():
             best_state = {k: v.detach().clone() for k, v in layer.state_dict().items()}
@@ -154,7 +154,7 @@ def fit_head(
         with torch.no_grad():
             scores = torch.sigmoid(layer(valid_x)).numpy()
         found = _validation_metrics(valid_y, scores)
-        if progress == "json" and (epoch % 10 == 0 or epoch == epochs - 1):
+        if progress == "json" and (epoch % 25 == 0 or epoch == epochs - 1):
             emit(Validated(epoch, epoch + 1, epochs, {f"val_{k}": _plain(v) for k, v in found.items()}), stream)
         auc = found["roc_auc"] if not np.isnan(found["roc_auc"]) else -1.0
         key = (auc, -found["log_loss"])

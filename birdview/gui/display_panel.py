@@ -1,4 +1,7 @@
-"""Spectrogram and playback settings, edited live and kept between runs (QSettings)."""
+"""Spectrogram and playback settings, edited live and kept between runs (QSettings).
+
+"Auto level" (on by default) sets the levels from what is on screen; brightness and contrast set
+them by hand when it is off (they keep their values meanwhile, greyed out)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QLabel,
     QSpinBox,
     QWidget,
 )
@@ -73,6 +77,13 @@ class DisplayPanel(QWidget):
         self.channel = QSpinBox(minimum=1, maximum=64)
         self.colormap = QComboBox()
         self.colormap.addItems(list(COLORMAPS))
+        self.auto_level = QCheckBox("Auto level")
+        self.auto_level.setToolTip(
+            "Levels from the visible part: the 20th percentile of its dB values at the lowest colour, "
+            "the loudest calls (99.5th percentile of the columns' peaks, +3 dB) at the highest"
+        )
+        self.auto_levels_label = QLabel()
+        self.auto_levels_label.setObjectName("auto_levels_label")
         self.db_ceiling = QDoubleSpinBox(minimum=-200, maximum=20, singleStep=5, suffix=" dB")
         self.db_range = QDoubleSpinBox(minimum=10, maximum=200, singleStep=5, suffix=" dB")
         self.freq_min = QDoubleSpinBox(minimum=0, maximum=192, decimals=2, singleStep=0.5, suffix=" kHz")
@@ -89,9 +100,11 @@ class DisplayPanel(QWidget):
         form.addRow("Overlap", self.overlap)
         form.addRow("Window", self.window)
         form.addRow("Frequency scale", self.scale)
-        form.addRow("Mel bands", self.mel_bands)
+        form.addRow("Bands (mel, log)", self.mel_bands)
         form.addRow("Channel", self.channel)
         form.addRow("Colour map", self.colormap)
+        form.addRow("", self.auto_level)
+        form.addRow("", self.auto_levels_label)
         form.addRow("Brightness (top)", self.db_ceiling)
         form.addRow("Contrast (range)", self.db_range)
         form.addRow("Lowest frequency", self.freq_min)
@@ -105,8 +118,10 @@ class DisplayPanel(QWidget):
             combo.currentIndexChanged.connect(self._emit_spectrogram)
         self.channel.valueChanged.connect(self._emit_spectrogram)
         self.mel_bands.valueChanged.connect(self._emit_spectrogram)
-        self.scale.currentTextChanged.connect(lambda scale: self.mel_bands.setEnabled(scale == "mel"))
+        self.scale.currentTextChanged.connect(lambda scale: self.mel_bands.setEnabled(scale != "linear"))
         self.colormap.currentIndexChanged.connect(self._emit_display)
+        self.auto_level.toggled.connect(self._enable_levels)
+        self.auto_level.toggled.connect(self._emit_display)
         for spin in (self.db_ceiling, self.db_range, self.freq_min, self.freq_max, self.default_span):
             spin.valueChanged.connect(self._emit_display)
 
@@ -119,6 +134,7 @@ class DisplayPanel(QWidget):
             self.mel_bands,
             self.channel,
             self.colormap,
+            self.auto_level,
             self.db_ceiling,
             self.db_range,
             self.freq_min,
@@ -132,9 +148,11 @@ class DisplayPanel(QWidget):
         self.window.setCurrentText(spectrogram.window)
         self.scale.setCurrentText(spectrogram.scale)
         self.mel_bands.setValue(spectrogram.mel_bands)
-        self.mel_bands.setEnabled(spectrogram.scale == "mel")
+        self.mel_bands.setEnabled(spectrogram.scale != "linear")
         self.channel.setValue(spectrogram.channel + 1)
         self.colormap.setCurrentText(display.colormap)
+        self.auto_level.setChecked(display.auto_level)
+        self._enable_levels(display.auto_level)
         self.db_ceiling.setValue(display.db_ceiling)
         self.db_range.setValue(display.db_ceiling - display.db_floor)
         self.freq_min.setValue(display.freq_min_hz / 1000)
@@ -163,7 +181,21 @@ class DisplayPanel(QWidget):
             freq_min_hz=self.freq_min.value() * 1000,
             freq_max_hz=freq_max if freq_max > 0 else None,
             default_span_s=self.default_span.value(),
+            auto_level=self.auto_level.isChecked(),
         )
+
+    def show_auto_levels(self, floor_db: float | None, ceiling_db: float | None) -> None:
+        """Say which levels the automatic level chose (nothing when it is off or has not yet)."""
+        if floor_db is None or ceiling_db is None or not self.auto_level.isChecked():
+            self.auto_levels_label.setText("")
+        else:
+            self.auto_levels_label.setText(f"{floor_db:.0f} to {ceiling_db:.0f} dB")
+
+    def _enable_levels(self, auto: bool) -> None:
+        self.db_ceiling.setEnabled(not auto)
+        self.db_range.setEnabled(not auto)
+        if not auto:
+            self.auto_levels_label.setText("")
 
     def playback_speed(self) -> float:
         return float(self.speed.currentData())

@@ -1,5 +1,14 @@
 """Labelling in the main window: boxes on the spectrogram, the labels panel, the species field,
-keyboard actions and undo/redo. Every edit goes to the project (and so to disk) at once."""
+keyboard actions and undo/redo. Every edit goes to the project (and so to disk) at once.
+
+Keys (the Labels menu): A labels the selected box; N and U make the selected box or label a hard
+negative or uncertain; R, C and X relabel, confirm and reject the selected label; these five are
+enabled only while there is something selected for them, and otherwise the review queue's verdicts
+hold them (``keysTaken``, wired in ``birdview.gui.shortcuts``). Ctrl+L goes to the Species field;
+there, Enter sets the species (a name or completion becomes its code; an unknown one is named in
+the status bar and the field keeps the keyboard) and Esc puts back what the field held before
+typing; both give the keyboard back to the spectrogram. Enter never records a verdict: R does.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +20,24 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QToolBar
 
 from birdview.gui.annotation_layer import AnnotationLayer
 from birdview.gui.labels_panel import LabelsPanel, SpeciesField
+from birdview.gui.shortcuts import portable
 from birdview.gui.spectrogram_view import SpectrogramView
 from birdview.store.labels import Kind, Status, Verdict, drawn_label
 from birdview.store.project import Annotation, Project, ProjectError, RecordingRow
+from birdview.store.sites import site_of
+
+#: Actions that need a selected box or label, and those that need a selected label.
+_ON_BOX_OR_LABEL = ("negative", "uncertain")
+_ON_LABEL = ("relabel", "confirm", "reject")
 
 
 class LabelingController(QObject):
-    #: A verdict ("confirm", "reject", "uncertain", "relabel") asked for by a key with no box or
-    #: label to act on; the review queue takes it for its current candidate.
+    #: A verdict ("confirm", "reject", "uncertain", "relabel") asked for by a call of one of the
+    #: edits with no box or label to act on; the review queue takes it for its current candidate.
     verdictRequested = Signal(str)
+    #: The keys (portable text) the enabled actions that act on a selection hold now; nobody else
+    #: may hold them meanwhile (one key, one enabled action).
+    keysTaken = Signal(object)
 
     def __init__(self, window: QMainWindow, view: SpectrogramView, menu: QMenu) -> None:
         super().__init__(window)
@@ -41,7 +59,7 @@ class LabelingController(QObject):
             ("add", "Label the selection", "A", lambda: self.add_from_selection(Kind.CALL)),
             ("negative", "Hard negative (selection or label)", "N", lambda: self.set_kind_or_add(Kind.HARD_NEGATIVE)),
             ("uncertain", "Uncertain (selection or label)", "U", lambda: self.set_kind_or_add(Kind.UNCERTAIN)),
-            ("relabel", "Relabel with the species field", "R", self.relabel_selected),
+            ("relabel", "Relabel with the Species field", "R", self.relabel_selected),
             ("confirm", "Confirm label", "C", lambda: self.set_status(Status.CONFIRMED)),
             ("reject", "Reject label", "X", lambda: self.set_status(Status.REJECTED)),
             ("delete", "Delete label", QKeySequence.StandardKey.Delete, self.delete_selected),
@@ -49,8 +67,15 @@ class LabelingController(QObject):
             ("redo", "Redo", "Ctrl+Shift+Z", self.redo),
         ):
             self.actions[name] = self._action(menu, text, key, slot)
+        menu.addSeparator()
+        self.actions["species"] = self._action(menu, "Type a species", "Ctrl+L", self.focus_species_field)
+        self.taken_keys: frozenset[str] = frozenset()
         self.layer.moved.connect(self._on_moved)
         self.layer.selected.connect(self._on_selected)
+        self.layer.selected.connect(lambda _id: self._update_keys())
+        view.selectionChanged.connect(lambda _selection: self._update_keys())
+        self.species_field.speciesEntered.connect(self._species_entered)
+        self.species_field.editCancelled.connect(self.focus_spectrogram)
         self.panel.labelActivated.connect(self.jump_to)
         # Queued: the panel's rows are refilled after the save, not inside the table's own edit.
         self.panel.noteEdited.connect(self.set_note, Qt.ConnectionType.QueuedConnection)
@@ -69,6 +94,57 @@ class LabelingController(QObject):
     def _set_enabled(self, enabled: bool) -> None:
         for action in self.actions.values():
             action.setEnabled(enabled)
+        self._update_keys()
+
+    def _update_keys(self) -> None:
+        """Enable the actions that act on a selection only while there is one, and say which keys
+        they hold (``keysTaken``)."""
+        project = self.project is not None
+        box, label = self.view.selection is not None, self.layer.selected_id is not None
+        for name in _ON_BOX_OR_LABEL:
+            self.actions[name].setEnabled(project and (box or label))
+        for name in _ON_LABEL:
+            self.actions[name].setEnabled(project and label)
+        taken = frozenset(
+            portable(sequence)
+            for name in (*_ON_BOX_OR_LABEL, *_ON_LABEL)
+            if self.actions[name].isEnabled()
+            for sequence in self.actions[name].shortcuts()
+        )
+        if taken != self.taken_keys:
+            self.taken_keys = taken
+            self.keysTaken.emit(taken)
+
+    def clear_target(self) -> None:
+        """Drop the selected box and label (the keys go back to the review queue)."""
+        self.view.clear_selection()
+        if self.layer.selected_id is not None:
+            self.layer.select(None)
+        self._update_keys()
+
+    # -- the species field ------------------------------------------------------------------------
+
+    def focus_spectrogram(self) -> None:
+        self.view.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def focus_species_field(self) -> None:
+        self.species_field.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.species_field.selectAll()
+
+    def _species_entered(self) -> None:
+        """Enter in the Species field: set the species and give the keyboard back to the spectrogram;
+        an unknown species is named and the field keeps the keyboard."""
+        field = self.species_field
+        text = field.code()
+        if text and self.project is not None:
+            code = self.project.resolve_species(text)
+            if code is None:
+                self._status(f"Unknown species {text!r}: pick one from the list or add it to the project")
+                return
+            field.set_code(code)
+            self._status(f"Species: {code} (R relabels, A labels the selected box)")
+        field.keep_text()
+        self.focus_spectrogram()
 
     def _status(self, message: str) -> None:
         self.window.statusBar().showMessage(message)
@@ -78,24 +154,26 @@ class LabelingController(QObject):
     def set_project(self, project: Project | None, on_jump: Callable[[Annotation], None]) -> None:
         self.project = project
         self._jump = on_jump
-        self._set_enabled(project is not None)
         self.species_field.set_species(project.species_table() if project else [])
         self.layer.clear()
+        self._set_enabled(project is not None)
 
     def set_recording(self, recording: RecordingRow | None) -> None:
         self.recording = recording
         self.layer.clear()
         self.refresh()
+        self._update_keys()
 
     def refresh(self) -> None:
         """Redraw the visible labels and refill the panel from the project."""
         if self.project is None or self.recording is None or self.view.recording is None:
             self.layer.clear()
             self.panel.set_annotations([], {})
+            self._update_keys()
             return
         self.refresh_visible()
-        names = {r.id: r.name for r in [self.recording]}
-        self.panel.set_annotations(self.project.annotations(recording_id=self.recording.id), names)
+        rows, sites = {self.recording.id: self.recording}, {self.recording.id: site_of(self.project, self.recording)}
+        self.panel.set_annotations(self.project.annotations(recording_id=self.recording.id), rows, sites)
 
     def refresh_visible(self) -> None:
         if self.project is None or self.recording is None or self.view.recording is None:
@@ -104,11 +182,13 @@ class LabelingController(QObject):
         margin = (t1 - t0) * 0.5
         visible = self.project.annotations(recording_id=self.recording.id, start_s=t0 - margin, end_s=t1 + margin)
         self.layer.show(visible, self.view.spectrogram_settings, self.view.recording.sample_rate / 2)
+        self._update_keys()  # the selected label may have gone
 
     def redraw(self) -> None:
         """Draw the visible labels afresh (the spectrogram's frequency scale may have changed)."""
         self.layer.clear()
         self.refresh_visible()
+        self._update_keys()
 
     def jump_to(self, annotation: Annotation) -> None:
         if self._jump is not None:

@@ -19,38 +19,43 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
 from birdview.audio.playback import StreamFactory, sounddevice_stream
 from birdview.audio.recording import Recording
+from birdview.gui.candidate_view import CandidateOverlay
 from birdview.gui.display_controller import DisplayController
+from birdview.gui.export_view import ViewExporter
 from birdview.gui.labeling import LabelingController
 from birdview.gui.navigation import Navigation
 from birdview.gui.overview_strip import OverviewStrip
 from birdview.gui.playback_controller import NO_AUDIO_TEXT, PlaybackController
 from birdview.gui.probability_panel import ProbabilityPanel
 from birdview.gui.project_actions import ProjectActions
-from birdview.gui.project_opener import ProjectOpener
+from birdview.gui.project_opener import ProjectOpener, StartHint
 from birdview.gui.recording_loader import RecordingLoader
 from birdview.gui.recordings_panel import RecordingsPanel
 from birdview.gui.retrain_panel import RetrainController
 from birdview.gui.review_panel import ReviewController
 from birdview.gui.scoring_controller import ScoringController
+from birdview.gui.shortcuts import WindowKeys
+from birdview.gui.sizing import scrolling
 from birdview.gui.spectrogram_view import SpectrogramView
 from birdview.jobs.species_filter import SpeciesFilter, species_filter
 from birdview.review.queue import Candidate
 from birdview.review.tracks import visible_tracks
 from birdview.spectrogram.cache import TileDiskCache
 from birdview.spectrogram.service import TileService
-from birdview.spectrogram.ticks import format_time
 from birdview.store.project import Annotation, ModelRow, Project, ProjectError, RecordingRow
 
 __all__ = ["NO_AUDIO_TEXT", "MainWindow"]
 
 _LEFT, _RIGHT = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+#: Docks' widths on first show (px), so the spectrogram gets at least 60 % of a 1400 px window;
+#: dock contents scroll rather than hold their dock wider than this.
+_LEFT_WIDTH, _RIGHT_WIDTH, _DOCK_MIN_WIDTH = 230, 300, 160
 
 
 class MainWindow(QMainWindow):
@@ -90,7 +95,10 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_controllers()
         self._connect()
+        # Keys: one per dock, Esc back to the spectrogram, Help ▸ Keyboard shortcuts (every dock exists now).
+        self.keys = WindowKeys(self, self.view, self.labeling, self.review)
         self.statusBar().showMessage("Open recordings with File ▸ Open, or drop files or folders here.")
+        self.start_hint = StartHint(self)  # the empty window says how to begin; the status bar, what next
 
     # -- building -----------------------------------------------------------------------------
 
@@ -103,7 +111,9 @@ class MainWindow(QMainWindow):
             layout.addWidget(widget, stretch=stretch)
         self.probabilities.hide()  # shown once the project has a model
         self.setCentralWidget(central)
-        self.resizeDocks([self._add_dock("Recordings", self.recordings_panel, _LEFT)], [380], Qt.Orientation.Horizontal)
+        self.resizeDocks(
+            [self._add_dock("Recordings", self.recordings_panel, _LEFT)], [_LEFT_WIDTH], Qt.Orientation.Horizontal
+        )
         self._add_dock("Display", self.display_panel, _RIGHT)
         self.statusBar().addPermanentWidget(self.navigation.cursor_label)
         self.statusBar().addPermanentWidget(self.audio_label)
@@ -111,7 +121,8 @@ class MainWindow(QMainWindow):
     def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
-        dock.setWidget(widget)
+        dock.setWidget(scrolling(widget))  # contents wider or taller than the dock scroll
+        dock.setMinimumWidth(_DOCK_MIN_WIDTH)
         self.addDockWidget(area, dock)
         return dock
 
@@ -132,6 +143,9 @@ class MainWindow(QMainWindow):
         add("Open folder…", lambda: self.loader.choose_folder(self), "Ctrl+Shift+O")
         file_menu.addSeparator()
         self.project_opener = ProjectOpener(self, self.settings, file_menu, add, self.open_project)
+        self.view_exporter = ViewExporter(self, self.settings, self.view, self.probabilities)
+        self.view_exporter.message.connect(self.statusBar().showMessage)
+        add("Export view…", self.view_exporter.choose, "Ctrl+Shift+E")
         file_menu.addSeparator()
         view_menu = self.menuBar().addMenu("&View")
         self.navigation.add_actions(partial(self._action, view_menu))
@@ -166,12 +180,20 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(display_dock, review_dock)
         self.tabifyDockWidget(review_dock, self._add_dock("Retrain", self.retrain.panel, _RIGHT))
         display_dock.raise_()
-        self.resizeDocks([display_dock], [340], Qt.Orientation.Horizontal)
-        self.candidate_region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(255, 208, 0, 40))
-        self.candidate_region.setZValue(5)
-        self.candidate_region.hide()
-        self.view.addItem(self.candidate_region, ignoreBounds=True)
-        self.resizeDocks([self._add_dock("Labels", self.labeling.panel, _LEFT)], [380], Qt.Orientation.Horizontal)
+        self.resizeDocks([display_dock], [_RIGHT_WIDTH], Qt.Orientation.Horizontal)
+        # The candidate under review, above the image, its caption placed first by the label layer;
+        # labels' captions keep clear of the detections' ones; each kind of label can be hidden.
+        layer = self.labeling.layer
+        self.candidate_overlay = self.candidate_region = CandidateOverlay(self.view, layer)
+        layer.display_name = self.probabilities.display_name
+        layer.reserved = lambda: self.probabilities.captions
+        view_menu = next(action.menu() for action in self.menuBar().actions() if action.text() == "&View")
+        view_menu.addSeparator()
+        view_menu.addActions(list(layer.source_actions.values()))
+        self.review.candidateCleared.connect(self._clear_candidate)
+        self.resizeDocks(
+            [self._add_dock("Labels", self.labeling.panel, _LEFT)], [_LEFT_WIDTH], Qt.Orientation.Horizontal
+        )
 
     def _connect(self) -> None:
         status = self.statusBar().showMessage
@@ -227,9 +249,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"birdview — {info.path.name}")
         self.navigation.sync_scrollbar()
         if not info.warning:
-            self.statusBar().showMessage(
-                f"{info.path.name}: {format_time(info.duration_s)}, {info.sample_rate} Hz, {info.channels} ch"
-            )
+            self.statusBar().showMessage(self.loader.summary(info))
 
     def _step_recording(self, step: int) -> None:
         path = self.loader.step_from(self.current.path if self.current else None, step)
@@ -360,8 +380,16 @@ class MainWindow(QMainWindow):
         self.show_recording(path)
         span = max(self.navigation.span(), 10.0) if self.current else 15.0
         self.navigation.centre_on((candidate.start_s + candidate.end_s) / 2, span)
-        self.candidate_region.setRegion((candidate.start_s, candidate.end_s))
-        self.candidate_region.show()
+        name = self.probabilities.display_name(candidate.species)
+        self.candidate_overlay.show_candidate(candidate, name)
+        self.probabilities.set_focus(candidate.species)
+        if self.current is not None and self.current.path == path:  # not while the file is still being checked
+            self.review.panel.preview.show_candidate(self.current, candidate, name, self.view, self.tiles)
+
+    def _clear_candidate(self) -> None:
+        self.candidate_overlay.hide()
+        self.probabilities.set_focus(None)
+        self.review.panel.preview.clear()
 
     def _after_review(self) -> None:
         self.labeling.refresh()
@@ -414,6 +442,7 @@ class MainWindow(QMainWindow):
         self.scoring.shutdown()
         self.overview.shutdown()
         self.tiles.shutdown()
+        self.review.panel.preview.shutdown()  # the close-up's own tile thread
         self.loader.close()
         if self.project is not None:
             self.project.close()

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel, QScrollBar
 
 from birdview.gui.overview_strip import OverviewStrip
 from birdview.gui.spectrogram_view import SpectrogramView
-from birdview.spectrogram.ticks import format_time
+from birdview.spectrogram.clock import wall_clock
 
 _SCROLL_UNITS_PER_S = 100
 _PAN_STEP = 0.1
@@ -76,9 +76,10 @@ class Navigation(QObject):
         self.sync_scrollbar()
 
     def _on_cursor_moved(self, seconds: float, hz: float) -> None:
-        start = self.view.recording.info.start_time if self.view.recording is not None else None
-        clock = format_time(seconds, 0.01, start) if start else format_time(seconds, 0.01)
+        recording = self.view.recording.info if self.view.recording is not None else None
+        clock, offset = wall_clock(recording, seconds, 0.01)
         self.cursor_label.setText(f"{clock}   {hz / 1000:.2f} kHz")
+        self.cursor_label.setToolTip(offset)
 
     def _on_scrollbar(self, value: int) -> None:
         self.view.set_view(value / _SCROLL_UNITS_PER_S, self.span())

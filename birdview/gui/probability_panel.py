@@ -124,6 +124,11 @@ class ProbabilityPanel(QWidget):
 
         self.chosen: list[str] = []
         self._picked: set[str] = set()  # chosen by the panel (the top species), not by the user
+        #: The species of the candidate under review: its track is drawn (thicker, marked in the
+        #: legend) while it is reviewed. Added to ``chosen`` for that time only (``_focus_added``)
+        #: when the user had not chosen it, so the user's own choice is as it was afterwards.
+        self.focus: str | None = None
+        self._focus_added: str | None = None
         self._classes: frozenset[str] = frozenset()
         self._codes: dict[str, str] = {}  # code, display text and names (lower case) -> code
         self._names: dict[str, str] = {}  # code -> common name, where known
@@ -178,6 +183,8 @@ class ProbabilityPanel(QWidget):
         self._codes = codes
         self.chosen = [c for c in self.chosen if c in self._classes]
         self._picked &= set(self.chosen)
+        if self.focus not in self._classes:
+            self.focus = self._focus_added = None
 
     def display_name(self, code: str) -> str:
         """What a species is called on the timeline: its common name where known, else its code."""
@@ -192,15 +199,39 @@ class ProbabilityPanel(QWidget):
 
     def add_species(self, text: str) -> None:
         code = self.code_of(text)
-        if code is not None and code not in self.chosen:
+        if code is not None and code == self._focus_added:
+            self._focus_added = None  # shown for the review, now chosen by the user: it stays
+            self._draw()
+        elif code is not None and code not in self.chosen:
             self.chosen.append(code)
             self._draw()
             self.chosenChanged.emit()
 
     def clear_species(self) -> None:
-        self.chosen = []
+        self.chosen = [self.focus] if self.focus is not None else []  # the candidate's track stays
         self._picked = set()
+        self._focus_added = self.focus
         self._draw()
+
+    def set_focus(self, code: str | None) -> None:
+        """Show the track of the species under review (None: no candidate), as well as the chosen
+        ones; a species the user had not chosen is taken off again when the review moves on."""
+        if self._focus_added is not None and self._focus_added != code and self._focus_added in self.chosen:
+            self.chosen.remove(self._focus_added)
+            self._focus_added = None
+        self.focus = code if code in self._classes else None
+        added = self.focus is not None and self.focus not in self.chosen
+        if added:
+            self.chosen.append(self.focus)
+            self._focus_added = self.focus
+        self._draw()
+        if added:
+            self.chosenChanged.emit()  # its scores may not have been fetched yet
+
+    @property
+    def user_chosen(self) -> list[str]:
+        """The tracks chosen by the user or picked as the top species, without the review's."""
+        return [code for code in self.chosen if code != self._focus_added]
 
     def set_filter_info(self, text: str) -> None:
         """Where the expected species come from, or why there are none (the switch's tooltip)."""
@@ -214,9 +245,12 @@ class ProbabilityPanel(QWidget):
 
     def show_tracks(self, tracks: Tracks | None, settings: SpectrogramSettings, nyquist: float) -> None:
         self.tracks, self.settings, self.nyquist = tracks, settings, nyquist
-        if tracks is not None and not self.chosen:
-            self.chosen = list(tracks.top_species(3))
-            self._picked = set(self.chosen)
+        if tracks is not None and not self.user_chosen:
+            top = list(tracks.top_species(3))
+            if self._focus_added in top:
+                self._focus_added = None  # one of the top species anyway: it stays after the review
+            self.chosen = top + [code for code in self.chosen if code not in top]
+            self._picked = set(top)
         self._draw()
 
     def _draw(self) -> None:
@@ -235,10 +269,17 @@ class ProbabilityPanel(QWidget):
                 continue  # chosen since these scores were fetched: drawn once they are
             colour = TRACK_COLOURS[i % len(TRACK_COLOURS)]
             x, y = tracks.step_curve(code)
-            curve = pg.PlotDataItem(x, y, stepMode="center", pen=pg.mkPen(colour, width=2))
+            reviewed = code == self.focus
+            curve = pg.PlotDataItem(x, y, stepMode="center", pen=pg.mkPen(colour, width=3 if reviewed else 2))
+            curve.setZValue(1 if reviewed else 0)
             self.track_plot.addItem(curve)
             self.curves[code] = curve
-            legend.append(f"<span style='color:{colour}'>■ {html.escape(self.display_name(code))}</span>")
+            name = html.escape(self.display_name(code))
+            legend.append(
+                f"<span style='color:{colour}'><b>▶ {name} (under review)</b></span>"
+                if reviewed
+                else f"<span style='color:{colour}'>■ {name}</span>"
+            )
         self.legend.setText("  ".join(legend))
         top = tracks.top_species(HEATMAP_SPECIES)
         image = np.stack([tracks.species(code) for code in top]) if top else np.zeros((1, 1))

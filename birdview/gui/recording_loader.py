@@ -15,10 +15,14 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from birdview.audio.filenames import site_prefix
 from birdview.audio.recording import AUDIO_EXTENSIONS, AudioFileError, Recording, RecordingInfo, find_audio_files, probe
 from birdview.gui.recordings_panel import RecordingsPanel
 from birdview.gui.workers import WorkerPool
+from birdview.spectrogram.clock import start_of, wall_clock
+from birdview.spectrogram.ticks import format_time
 from birdview.store.project import Project, ProjectError, RecordingRow, content_hash
+from birdview.store.sites import site_of
 
 
 def _probe(path: Path, with_hash: bool) -> tuple[RecordingInfo, str | None]:
@@ -59,6 +63,23 @@ class RecordingLoader(QObject):
 
     def path_of(self, recording_id: int) -> Path | None:
         return next((p for p, row in self.rows.items() if row.id == recording_id), None)
+
+    def site_of(self, path: Path) -> str | None:
+        """The recording's site: in a project, as given when it was added, else (and outside a
+        project) its file name's prefix (``SITE_20240521_053000.wav``)."""
+        project, row = self._project(), self.rows.get(path)
+        if project is not None and row is not None:
+            return site_of(project, row)
+        return site_prefix(path)
+
+    def summary(self, info: RecordingInfo) -> str:
+        """The status bar's line for a recording shown: name, site, wall-clock start, duration, format."""
+        where = [self.site_of(info.path) or "no site"]
+        where.append(f"from {wall_clock(info, 0.0, step=1.0)[0]}" if start_of(info) else "start time unknown")
+        return (
+            f"{info.path.name} ({', '.join(where)}): "
+            f"{format_time(info.duration_s)}, {info.sample_rate} Hz, {info.channels} ch"
+        )
 
     @property
     def pending(self) -> bool:
@@ -106,7 +127,7 @@ class RecordingLoader(QObject):
                 self._report(info.path, f"not added to the project: {exc}")
             else:
                 self.addedToProject.emit(row)
-        self.panel.add_recording(info)
+        self.panel.add_recording(info, self.site_of(info.path))
         self.recordings[info.path] = Recording(info)
         if info.warning:
             self._report(info.path, info.warning)

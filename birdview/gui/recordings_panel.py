@@ -1,4 +1,5 @@
-"""The list of open recordings: duration, sample rate, channels, start time, and any problem."""
+"""The list of open recordings: site, date, start time (wall clock, from the file name), duration,
+sample rate, channels, and any problem."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
 from birdview.audio.recording import RecordingInfo
+from birdview.gui.sizing import fit_columns
+from birdview.spectrogram.clock import UNKNOWN, date_text, start_of, wall_clock
 from birdview.spectrogram.ticks import format_time
 
-COLUMNS = ("File", "Duration", "Sample rate", "Channels", "Start", "Status")
+COLUMNS = ("File", "Site", "Date", "Start", "Duration", "Sample rate", "Channels", "Status")
+START = COLUMNS.index("Start")
+_BLANK = ("",) * (len(COLUMNS) - 2)  # between the name and the status of a file not (yet) read
 
 
 class RecordingsPanel(QTableWidget):
@@ -26,7 +31,7 @@ class RecordingsPanel(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().hide()
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        fit_columns(self)
         self.horizontalHeader().setStretchLastSection(True)
         self._rows: dict[Path, int] = {}
         self._openable: dict[Path, bool] = {}
@@ -49,7 +54,7 @@ class RecordingsPanel(QTableWidget):
     def add_pending(self, path: Path) -> None:
         """List a file at its place in the order given while it is being checked."""
         row = self._row_for(path)
-        self._fill(row, (path.name, "", "", "", "", "checking…"), path)
+        self._fill(row, (path.name, *_BLANK, "checking…"), path)
 
     def state(self, path: Path) -> str:
         """'pending', 'ok' (can be shown) or 'failed'."""
@@ -57,24 +62,28 @@ class RecordingsPanel(QTableWidget):
             return "pending"
         return "ok" if self._openable[path] else "failed"
 
-    def add_recording(self, info: RecordingInfo) -> None:
+    def add_recording(self, info: RecordingInfo, site: str | None = None) -> None:
         row = self._row_for(info.path)
-        start = info.start_time.strftime("%Y-%m-%d %H:%M:%S") if info.start_time else "—"
+        start = wall_clock(info, 0.0, step=1.0)[0] if start_of(info) is not None else UNKNOWN
         status = f"⚠ {info.warning}" if info.warning else "OK"
         values = (
             info.path.name,
+            site or UNKNOWN,
+            date_text(info),
+            start,
             format_time(info.duration_s),
             f"{info.sample_rate / 1000:g} kHz",
             str(info.channels),
-            start,
             status,
         )
         self._fill(row, values, info.path, warning=info.warning is not None)
+        if start_of(info) is None:
+            self.item(row, START).setToolTip(f"{info.path}\nNo start time in the file name: times count from its start")
         self._openable[info.path] = True
 
     def add_failure(self, path: Path, problem: str) -> None:
         row = self._row_for(path)
-        self._fill(row, (path.name, "", "", "", "", f"✖ {problem}"), path, error=True)
+        self._fill(row, (path.name, *_BLANK, f"✖ {problem}"), path, error=True)
         self._openable[path] = False
 
     def _fill(self, row: int, values: tuple[str, ...], path: Path, warning: bool = False, error: bool = False) -> None:

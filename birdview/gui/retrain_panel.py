@@ -14,7 +14,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
-    QHBoxLayout,
+    QGridLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from birdview.gui.sizing import fit_columns
 from birdview.gui.workers import GuiCallback, WorkerPool
 from birdview.jobs.child_process import DONE, JobEvent, JobFinished, TrainStep, Validated
 from birdview.jobs.retrain import PickedUp, RetrainJob, register_finished_jobs, register_result, start_retrain
@@ -47,35 +49,47 @@ COMPARED = (
 #: The job's progress lines are applied to the panel in batches at most this often: a quick job
 #: prints a thousand steps in a second, and one redraw per line would stall the window.
 DRAIN_MS = 100
+#: The curves keep this height however much else the dock shows (the dock scrolls instead).
+CURVES_MIN_HEIGHT = 140
 
 
 class RetrainPanel(QWidget):
+    """Laid out to fit a narrow dock: buttons two to a row, long labels wrapped; its parts keep
+    readable heights (the main window's dock scrolls when they need more than it has)."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()
         self.quick_button = QPushButton("Retrain (quick)")
         self.full_button = QPushButton("Retrain (full)")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        for button in (self.quick_button, self.full_button, self.cancel_button):
-            buttons.addWidget(button)
+        buttons.addWidget(self.quick_button, 0, 0)
+        buttons.addWidget(self.full_button, 0, 1)
+        buttons.addWidget(self.cancel_button, 1, 0, 1, 2)
         layout.addLayout(buttons)
         self.advanced_toggle = QPushButton("Advanced settings ▸")
         self.advanced_toggle.setCheckable(True)
         layout.addWidget(self.advanced_toggle)
         self.advanced = QWidget()
         form = QFormLayout(self.advanced)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.epochs = QSpinBox(minimum=0, maximum=500, specialValueText="default")
         self.valid_fraction = QDoubleSpinBox(minimum=0.1, maximum=0.5, singleStep=0.05, value=0.25)
         self.valid_list = QListWidget()
         self.valid_list.setSelectionMode(QListWidget.SelectionMode.MultiSelection)
         self.valid_list.setMaximumHeight(90)
+        self.valid_list.setMinimumWidth(160)  # the form puts it under its label in a narrow dock
         form.addRow("Epochs", self.epochs)
         form.addRow("Held-out share of recordings", self.valid_fraction)
         form.addRow("Or validate on these recordings\n(labels kept aside)", self.valid_list)
         self.advanced.hide()
         self.advanced_toggle.toggled.connect(self.advanced.setVisible)
+        self.advanced_toggle.toggled.connect(
+            lambda shown: self.advanced_toggle.setText(f"Advanced settings {'▾' if shown else '▸'}")
+        )
         layout.addWidget(self.advanced)
         self.state = QLabel("No training job.")
         self.state.setWordWrap(True)
@@ -88,11 +102,13 @@ class RetrainPanel(QWidget):
             "<span style='color:#00e0ff'>● validation ROC-AUC</span>",
             size="9pt",
         )
+        self.curves.setMinimumHeight(CURVES_MIN_HEIGHT)
         self.curves.setMaximumHeight(180)
         self.loss_curve = self.curves.plot(pen=pg.mkPen("#ffd000", width=2))
         self.auc_curve = self.curves.plot(pen=pg.mkPen("#00e0ff", width=2), symbol="o", symbolSize=5)
         layout.addWidget(self.curves)
         self.log = QPlainTextEdit(readOnly=True)
+        self.log.setMinimumHeight(60)
         self.log.setMaximumHeight(110)
         layout.addWidget(self.log)
         self.comparison = QTableWidget(0, 3)
@@ -100,21 +116,29 @@ class RetrainPanel(QWidget):
         self.comparison.verticalHeader().hide()
         layout.addWidget(QLabel("On your held-out labels:"))
         layout.addWidget(self.comparison)
-        decide = QHBoxLayout()
+        decide = QVBoxLayout()
         self.activate_button = QPushButton("Activate the new model (and rescore)")
         self.keep_button = QPushButton("Keep the active one")
         for button in (self.activate_button, self.keep_button):
             button.setEnabled(False)
             decide.addWidget(button)
         layout.addLayout(decide)
-        layout.addWidget(QLabel("Model versions (select one and press Activate to roll back):"))
+        versions_label = QLabel("Model versions (select one and press Activate to roll back):")
+        versions_label.setWordWrap(True)
+        layout.addWidget(versions_label)
         self.versions = QTableWidget(0, 5)
         self.versions.setHorizontalHeaderLabels(["version", "active", "parent", "created", "ROC-AUC"])
         self.versions.verticalHeader().hide()
         self.versions.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         for table in (self.comparison, self.versions):
             table.setMinimumWidth(0)
-            table.horizontalHeader().setStretchLastSection(True)
+            table.setMinimumHeight(110)
+            fit_columns(table)
+        self.versions.horizontalHeader().setStretchLastSection(True)
+        # What is compared takes the width the numbers leave, its longer names wrapped.
+        self.comparison.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.comparison.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.comparison.setWordWrap(True)
         self.setMinimumWidth(0)
         layout.addWidget(self.versions)
         self.rollback_button = QPushButton("Activate the selected version")
@@ -309,9 +333,11 @@ class RetrainController(QObject):
         table.setRowCount(len(rows))
         for row, (label, before, after) in enumerate(rows):
             for column, value in enumerate((label, before, after)):
-                text = value if isinstance(value, str) else ("—" if value is None else f"{value:.3f}")
+                if isinstance(value, str):
+                    text = value
+                else:  # a count (held-out labels) as a whole number, a metric to three decimals
+                    text = "—" if value is None else str(value) if isinstance(value, int) else f"{value:.3f}"
                 table.setItem(row, column, QTableWidgetItem(text))
-        table.resizeColumnsToContents()
 
     def activate_new(self) -> None:
         project = self._project()
@@ -339,11 +365,12 @@ class RetrainController(QObject):
                 str(model.version),
                 "✓" if model.active else "",
                 str(model.parent or ""),
-                model.created_at[:19],
+                model.created_at[:16].replace("T", " "),
                 "" if auc is None else f"{auc:.3f}",
             )
             for column, value in enumerate(values):
                 table.setItem(row, column, QTableWidgetItem(value))
+            table.item(row, 3).setToolTip(model.created_at)
 
     def activate_version(self, version: int) -> None:
         project = self._project()

@@ -1,21 +1,30 @@
 """The review queue dock: candidates of the active model, one at a time, verdicts by keyboard.
 
-Keys (in the window): Y or C confirm, N or X reject (a hard negative), U uncertain, R relabel with
-the species field, S next, B previous, Space play. With a label or a box selected, N/U/R/C/X act
-on that instead (the Labels menu).
+Keys (the Review menu, wherever the focus is but in a text field): Ctrl+R starts (and gives the
+keyboard to the spectrogram), Y or C confirm, N or X reject (a hard negative), U uncertain, R
+relabel with the Species field, S next, B previous; Space plays (the Playback menu). While a box
+is selected N and U act on it, and while a label is selected N, U, R, C and X act on it (the
+Labels menu): the verdicts give those keys up meanwhile (:meth:`ReviewController.set_taken_keys`),
+and their menu entries show the keys they hold.
+
+Above the list, the candidate close up (:class:`~birdview.gui.candidate_view.CandidatePreview`):
+its spectrogram with a second and a half either side, its species and score, and buttons that play
+it alone or with that context.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDockWidget,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -29,11 +38,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from birdview.gui.candidate_view import CONTEXT_S, CandidatePreview
+from birdview.gui.shortcuts import portable, set_keys
+from birdview.gui.sizing import fit_columns
 from birdview.gui.workers import WorkerPool
 from birdview.jobs.species_filter import shown_species
 from birdview.review.queue import ORDERS, Candidate, progress, queue_with_progress, record_verdicts, verdicts_of
+from birdview.spectrogram.clock import UNKNOWN, date_text, wall_clock
 from birdview.spectrogram.ticks import format_time
+from birdview.store.labels import Verdict
 from birdview.store.project import ModelRow, Project, ProjectError
+from birdview.store.sites import site_of
 
 ALL_SPECIES = "all species"
 #: Rows listed in the table; the queue itself can be longer (S goes on past them).
@@ -53,7 +68,7 @@ class ReviewPanel(QWidget):
         self.order = QComboBox()
         self.order.addItems(ORDERS)
         self.show_reviewed = QCheckBox("Show reviewed too")
-        self.expected_only = QCheckBox("Only species expected here, no non-bird classes")
+        self.expected_only = QCheckBox("Only expected species, no non-birds")  # fits the dock
         self.expected_only.setObjectName("review_expected_only")
         self.expected_only.setChecked(True)
         self.expected_only.setToolTip(
@@ -65,18 +80,21 @@ class ReviewPanel(QWidget):
         form.addRow("Score from", self.min_score)
         form.addRow("Score to", self.max_score)
         form.addRow("Order by", self.order)
-        form.addRow("", self.show_reviewed)
-        form.addRow("", self.expected_only)
-        form.addRow("", self.auto_play)
+        form.addRow(self.show_reviewed)  # the whole row: the dock is narrow
+        form.addRow(self.expected_only)  # the whole row: the dock is narrow
+        form.addRow(self.auto_play)  # the whole row: the dock is narrow
         layout.addLayout(form)
         self.counter = QLabel("no model")
         layout.addWidget(self.counter)
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Recording", "Time", "Species", "Score", "Verdict"])
+        self.preview = CandidatePreview()
+        layout.addWidget(self.preview)
+        self.table = QTableWidget(0, 7)
+        self.table.setHorizontalHeaderLabels(["Recording", "Time", "Species", "Score", "Verdict", "Site", "Date"])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
+        fit_columns(self.table)
         layout.addWidget(self.table)
         batch = QHBoxLayout()
         self.confirm_all = QPushButton("Confirm all listed")
@@ -88,6 +106,8 @@ class ReviewPanel(QWidget):
 
 class ReviewController(QObject):
     candidateShown = Signal(object)
+    #: The list was refilled and is empty: no candidate is under review any more.
+    candidateCleared = Signal()
     thresholdApplied = Signal(str, float)
 
     def __init__(
@@ -108,22 +128,32 @@ class ReviewController(QObject):
         self.queue: list[Candidate] = []
         self.position = -1
         self._workers = WorkerPool("review-queue", owner=self)
-        for text, key, slot in (
-            ("Confirm detection", "Y", lambda: self.verdict("confirm")),
-            ("Next candidate", "S", lambda: self.step(1)),
-            ("Previous candidate", "B", lambda: self.step(-1)),
+        #: The menu's actions by name, and the keys each has when no selection takes some of them.
+        self.actions: dict[str, QAction] = {}
+        self.keys: dict[str, tuple[str, ...]] = {}
+        for name, text, keys, slot in (
+            ("start", "Start reviewing", ("Ctrl+R",), self.start),
+            (None, None, None, None),
+            ("confirm", "Confirm", ("Y", "C"), lambda: self.verdict(Verdict.CONFIRM)),
+            ("reject", "Reject (hard negative)", ("N", "X"), lambda: self.verdict(Verdict.REJECT)),
+            ("uncertain", "Uncertain", ("U",), lambda: self.verdict(Verdict.UNCERTAIN)),
+            ("relabel", "Relabel with the Species field", ("R",), lambda: self.verdict(Verdict.RELABEL)),
+            (None, None, None, None),
+            ("next", "Next candidate", ("S",), lambda: self.step(1)),
+            ("previous", "Previous candidate", ("B",), lambda: self.step(-1)),
+            (None, None, None, None),
         ):
+            if name is None:
+                menu.addSeparator()
+                continue
             action = QAction(text, window)
-            action.setShortcut(QKeySequence(key))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            set_keys(action, keys)
+            # A key held down gives one verdict, not one per auto-repeat (S and B may run on).
+            action.setAutoRepeat(name in ("next", "previous"))
             action.triggered.connect(slot)
             menu.addAction(action)
             window.addAction(action)
-        start = QAction("Start reviewing", window)
-        start.setShortcut(QKeySequence("Ctrl+R"))
-        start.triggered.connect(self.start)
-        menu.addAction(start)
-        window.addAction(start)
+            self.actions[name], self.keys[name] = action, keys
         menu.addAction("Summary and thresholds…").triggered.connect(self.open_summary)
         self.summary_dialog = None
         panel = self.panel
@@ -136,6 +166,14 @@ class ReviewController(QObject):
         panel.table.cellClicked.connect(lambda row, _column: self.go_to(row))
         panel.confirm_all.clicked.connect(lambda: self.batch("confirm"))
         panel.reject_all.clicked.connect(lambda: self.batch("reject"))
+        panel.preview.play_button.clicked.connect(lambda: self.play_current())
+        panel.preview.play_context.clicked.connect(lambda: self.play_current(CONTEXT_S))
+
+    def set_taken_keys(self, taken: frozenset[str]) -> None:
+        """Keys (portable text) another enabled action holds now: the actions here give them up
+        until they are free again, so a key never means two things (Qt would then do neither)."""
+        for name, action in self.actions.items():
+            set_keys(action, [key for key in self.keys[name] if portable(key) not in taken])
 
     @property
     def active(self) -> bool:
@@ -144,6 +182,13 @@ class ReviewController(QObject):
     @property
     def current(self) -> Candidate | None:
         return self.queue[self.position] if self.active else None
+
+    def play_current(self, context_s: float = 0.0) -> None:
+        """Play the candidate under review, with ``context_s`` seconds either side."""
+        candidate = self.current
+        if candidate is not None:
+            start, end = max(0.0, candidate.start_s - context_s), candidate.end_s + context_s
+            self._play(dataclasses.replace(candidate, start_s=start, end_s=end))
 
     def set_model(self, model: ModelRow | None) -> None:
         """The active model changed: its classes are the species to filter by; the queue is refilled."""
@@ -166,7 +211,12 @@ class ReviewController(QObject):
         }
 
     def start(self) -> None:
-        """Reload the queue and show its first candidate."""
+        """Reload the queue and show its first candidate (the Review dock comes to the front)."""
+        dock = self.panel.parentWidget()
+        while dock is not None and not isinstance(dock, QDockWidget):  # inside a scroll area
+            dock = dock.parentWidget()
+        if dock is not None:
+            dock.raise_()
         self.reload(navigate=True)
 
     def reload(self, navigate: bool = False, background: bool = False) -> None:
@@ -180,6 +230,7 @@ class ReviewController(QObject):
             self.queue, self.position = [], -1
             self.panel.counter.setText("no model: add one in the Models menu")
             self._fill()
+            self.candidateCleared.emit()
             return
         options = dict(
             order=self.panel.order.currentText(),
@@ -228,6 +279,8 @@ class ReviewController(QObject):
         self.panel.counter.setText(f"{done} of {total} reviewed")
         if navigate and self.active:
             self.go_to(self.position)
+        elif not self.queue:
+            self.candidateCleared.emit()
 
     def _count(self) -> None:
         project = self._project()
@@ -240,21 +293,26 @@ class ReviewController(QObject):
     def _fill(self) -> None:
         table = self.panel.table
         project = self._project()
-        names = {r.id: r.name for r in project.recordings()} if project is not None else {}
+        recordings = {r.id: r for r in project.recordings()} if project is not None else {}
         shown = self.queue[:MAX_ROWS]
         table.setRowCount(len(shown))
         verdicts = verdicts_of(project, shown) if project is not None else [None] * len(shown)
         for row, (candidate, verdict) in enumerate(zip(shown, verdicts, strict=True)):
             verdict = verdict or ""
+            recording = recordings.get(candidate.recording_id)
+            time, offset = wall_clock(recording, candidate.start_s)  # the offset from the file start: the tooltip
             values = (
-                names.get(candidate.recording_id, ""),
-                format_time(candidate.start_s),
+                recording.name if recording is not None else "",
+                time,
                 candidate.species,
                 f"{candidate.score:.3f}",
                 verdict,
+                (site_of(project, recording) if recording is not None else None) or UNKNOWN,
+                date_text(recording, candidate.start_s),
             )
             for column, value in enumerate(values):
                 table.setItem(row, column, QTableWidgetItem(value))
+            table.item(row, 1).setToolTip(offset)
 
     def go_to(self, row: int) -> None:
         if not 0 <= row < len(self.queue):
@@ -276,8 +334,12 @@ class ReviewController(QObject):
         """A verdict on the current candidate; the queue then moves to the next one."""
         project, candidate = self._project(), self.current
         if project is None or candidate is None:
+            self.window.statusBar().showMessage("No candidate to judge: Review ▸ Start reviewing (Ctrl+R)")
             return False
-        species = self._species_code() if kind == "relabel" else None
+        species = None
+        if kind == Verdict.RELABEL:  # the Species field: a code, or a name that stands for one
+            typed = self._species_code()
+            species = (project.resolve_species(typed) or typed) if typed else None
         try:
             record_verdicts(project, [candidate], kind, species)
         except ProjectError as exc:

@@ -377,3 +377,8 @@ class SpectrogramView(pg.PlotWidget):
 
     def shown_tile_keys(self) -> list[TileKey]:
         return list(self._items)
+
+    def visible_tiles(self) -> list[Tile]:
+        """The drawn tiles of the current view at its zoom level (the automatic levels read them)."""
+        drawn = (self.tiles.cached(key) for key in self._visible if key in self._items)
+        return [tile for tile in drawn if tile is not None]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from birdview.spectrogram.tiles import Tile, TileKey
+from birdview.spectrogram.tiles import TILE_FORMAT, Tile, TileKey
 
 
 class TileMemoryCache:
@@ -72,7 +72,7 @@ class TileDiskCache:
             identity = f"{stat.st_size}:{stat.st_mtime_ns}"
         except OSError:
             identity = "missing"
-        digest = hashlib.sha1(f"{key!r}|{identity}".encode()).hexdigest()
+        digest = hashlib.sha1(f"{key!r}|{identity}|{TILE_FORMAT}".encode()).hexdigest()
         return self.folder / digest[:2] / f"{digest}.npz"
 
     def get(self, key: TileKey) -> Tile | None:

@@ -31,6 +31,9 @@ SEEK_COST_SAMPLES = 15_000
 CONTIGUOUS_READ_MAX = 16_000_000
 _FRAME_BATCH = 2048
 _POWER_FLOOR = 1e-20
+#: Changes when a tile computed for the same key holds other values (the disk cache keys on it):
+#: 2 since mel and log bands are the mean power of their bins.
+TILE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -93,33 +96,73 @@ def _window(name: str, n_fft: int) -> np.ndarray:
     return scipy.signal.get_window(name, n_fft, fftbins=True).astype(np.float32)
 
 
-@lru_cache(maxsize=16)
-def _mel_filterbank(sample_rate: int, n_fft: int, bands: int) -> np.ndarray:
-    return librosa.filters.mel(
-        sr=sample_rate, n_fft=n_fft, n_mels=bands, fmin=0.0, fmax=sample_rate / 2, norm=None
-    ).astype(np.float32)
+#: Where the log scale starts: 0 Hz is drawn there (a logarithmic axis has no 0).
+LOG_MIN_HZ = 50.0
 
 
 def frequency_extent(settings: SpectrogramSettings, sample_rate: int) -> tuple[float, float]:
-    """The y range a tile image covers: Hz for a linear scale, mel for a mel scale."""
-    if settings.scale == "mel":
-        points = _mel_points(sample_rate, settings.mel_bands)
+    """The y range a tile image covers: Hz for a linear scale, mel for a mel scale, octaves
+    above :data:`LOG_MIN_HZ` for a log scale."""
+    if settings.scale in ("mel", "log"):
+        points = _band_points(settings.scale, sample_rate, settings.mel_bands)
         step = points[1] - points[0]
         return float(points[1] - step / 2), float(points[-2] + step / 2)
     bin_hz = sample_rate / settings.n_fft
     return -bin_hz / 2, (settings.n_fft // 2 + 0.5) * bin_hz
 
 
-def _mel_points(sample_rate: int, bands: int) -> np.ndarray:
-    return np.linspace(librosa.hz_to_mel(0.0), librosa.hz_to_mel(sample_rate / 2), bands + 2)
+def _scale_hz_to_y(hz: float | np.ndarray, scale: str) -> float | np.ndarray:
+    if scale == "mel":
+        return librosa.hz_to_mel(hz)
+    if scale == "log":
+        return np.log2(np.maximum(hz, LOG_MIN_HZ) / LOG_MIN_HZ)
+    return hz
+
+
+def _scale_y_to_hz(y: float | np.ndarray, scale: str) -> float | np.ndarray:
+    if scale == "mel":
+        return librosa.mel_to_hz(y)
+    if scale == "log":
+        return LOG_MIN_HZ * np.exp2(y)
+    return y
+
+
+def _band_points(scale: str, sample_rate: int, bands: int) -> np.ndarray:
+    """The bands' centres in y units, one more either side: ``bands`` rows of equal height that
+    fill 0 Hz to the Nyquist frequency exactly (so a view can show 0-12 kHz, no more, no less)."""
+    bottom, top = _scale_hz_to_y(0.0, scale), _scale_hz_to_y(sample_rate / 2, scale)
+    step = (top - bottom) / bands
+    return bottom + (np.arange(-1, bands + 1) + 0.5) * step
+
+
+@lru_cache(maxsize=16)
+def _band_filterbank(scale: str, sample_rate: int, n_fft: int, bands: int) -> np.ndarray:
+    """(bands, bins) weights from the power of each FFT bin to the mean power of each display band.
+
+    Bands are triangles between their neighbours' centres, equally spaced on the scale (as
+    librosa's mel filters). Each weighs its bins by unit sum, so noise is as bright at every
+    frequency as on the linear scale. A band narrower than an FFT bin (the low ones) interpolates
+    between the two nearest bins instead of catching one bin or none, which drew stripes.
+    """
+    edges = np.asarray(_scale_y_to_hz(_band_points(scale, sample_rate, bands), scale), dtype=np.float64)
+    bin_hz = sample_rate / n_fft
+    freqs = np.arange(n_fft // 2 + 1) * bin_hz
+    low, centre, high = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    left = np.maximum(centre - low, bin_hz)
+    right = np.maximum(high - centre, bin_hz)
+    rising = (freqs[None, :] - (centre - left)) / left
+    falling = ((centre + right) - freqs[None, :]) / right
+    weights = np.clip(np.minimum(rising, falling), 0.0, None)
+    weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+    return weights.astype(np.float32)
 
 
 def hz_to_y(hz: float | np.ndarray, settings: SpectrogramSettings) -> float | np.ndarray:
-    return librosa.hz_to_mel(hz) if settings.scale == "mel" else hz
+    return _scale_hz_to_y(hz, settings.scale)
 
 
 def y_to_hz(y: float | np.ndarray, settings: SpectrogramSettings) -> float | np.ndarray:
-    return librosa.mel_to_hz(y) if settings.scale == "mel" else y
+    return _scale_y_to_hz(y, settings.scale)
 
 
 def sampled_frames(first_column: int, n_columns: int, per_column: int, groups: int) -> np.ndarray:
@@ -182,9 +225,11 @@ def compute_columns(
 
 
 def power_to_display_db(power: np.ndarray, settings: SpectrogramSettings, sample_rate: int) -> np.ndarray:
-    """(columns, bins) power to (rows, columns) dB, 0 dB being a full-scale sine."""
-    if settings.scale == "mel":
-        power = power @ _mel_filterbank(sample_rate, settings.n_fft, settings.mel_bands).T
+    """(columns, bins) power to (rows, columns) dB, 0 dB being a full-scale sine in one FFT bin.
+    Mel and log bands hold the mean power of their bins: noise reads the same on every scale, and a
+    sine reads lower in a band wider than a bin (about 10 log10 of its width in bins lower)."""
+    if settings.scale in ("mel", "log"):
+        power = power @ _band_filterbank(settings.scale, sample_rate, settings.n_fft, settings.mel_bands).T
     window_gain = float(_window(settings.window, settings.n_fft).sum()) / 2
     db = 10.0 * np.log10(np.maximum(power, _POWER_FLOOR) / window_gain**2)
     return np.ascontiguousarray(db.T, dtype=np.float32)

@@ -18,6 +18,9 @@ from tests.conftest import write_tone_file
 @pytest.fixture
 def window(qtbot, tmp_path: Path, fake_streams):
     settings = QSettings(str(tmp_path / "birdview.ini"), QSettings.Format.IniFormat)
+    # These tests drag boxes at frequencies on a linear 0 Hz .. Nyquist axis, not the default mel 0-12 kHz.
+    settings.setValue("spectrogram", '{"scale": "linear"}')
+    settings.setValue("display", '{"freq_max_hz": null}')
     win = MainWindow(settings=settings, stream_factory=fake_streams)
     qtbot.addWidget(win)
     win.resize(1300, 800)

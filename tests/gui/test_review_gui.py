@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QApplication
 
 from birdview.gui.main_window import MainWindow
 from tests.conftest import open_project_window
@@ -112,6 +113,8 @@ def test_captions_never_cover_each_other_and_zooming_in_shows_them_all(window: M
         panel.spectrogram.grab()  # a caption places its text when it is painted
         return [c.textItem.sceneBoundingRect() for c in panel.captions if c.isVisible()]
 
+    window.resize(1000, 800)  # a narrow spectrogram: 40 s leave a 5 s window less room than a caption
+    QApplication.processEvents()
     window.view.set_view(0.0, 40.0)
     window.refresh_tracks()
     wide = painted()

@@ -10,6 +10,7 @@ from PySide6.QtCore import QPointF, QSettings, Qt
 
 from birdview.gui.main_window import NO_AUDIO_TEXT, MainWindow
 from birdview.spectrogram.settings import DisplaySettings
+from birdview.spectrogram.tiles import hz_to_y
 from tests.conftest import write_tone_file
 
 
@@ -42,7 +43,7 @@ def _plot_image(window: MainWindow) -> tuple[np.ndarray, object]:
     pixels = pixels.reshape(height, image.bytesPerLine())[:, : width * 3].reshape(height, width, 3)
 
     def to_pixel(seconds: float, hz: float) -> tuple[int, int]:
-        scene = view.view_box.mapViewToScene(QPointF(seconds, float(hz)))
+        scene = view.view_box.mapViewToScene(QPointF(seconds, float(hz_to_y(hz, view.spectrogram_settings))))
         point = view.mapFromScene(scene)
         return point.x(), point.y()
 
@@ -51,11 +52,11 @@ def _plot_image(window: MainWindow) -> tuple[np.ndarray, object]:
 
 def test_tone_shows_brightest_at_its_time_and_frequency(window: MainWindow, tmp_path: Path) -> None:
     path = write_tone_file(tmp_path / "tone.wav", duration_s=20.0, tone_start_s=8.0, tone_end_s=10.0, tone_hz=4000)
-    window.view.set_display_settings(DisplaySettings(colormap="grey", db_floor=-100, db_ceiling=-10))
+    window.view.set_display_settings(DisplaySettings(colormap="grey", db_floor=-100, db_ceiling=-10, auto_level=False))
     _open(window, path)
     assert window.view.view_range() == pytest.approx((0.0, 20.0), abs=0.01)
     brightness, to_pixel = _plot_image(window)
-    left, top = to_pixel(0.0, 16000.0)
+    left, top = to_pixel(0.0, window.view.frequency_range_hz()[1])
     right, bottom = to_pixel(20.0, 0.0)
     tone_x0, tone_y = to_pixel(8.0, 4000.0)
     tone_x1, _ = to_pixel(10.0, 4000.0)
@@ -213,7 +214,7 @@ def test_stereo_channel_choice_changes_the_picture(window: MainWindow, tmp_path:
     window.display_panel.channel.setValue(2)
     assert window.wait_until_ready(30)
     second = max(window.tiles.cached(k).db.max() for k in window.view.shown_tile_keys())
-    assert first > -10 and second < -40
+    assert first > -20 and second < -40  # the tone (-6 dB; lower in a mel band wider than a bin) only on channel 1
 
 
 def test_settings_persist_between_runs(qtbot, settings: QSettings, fake_streams) -> None:
@@ -221,8 +222,9 @@ def test_settings_persist_between_runs(qtbot, settings: QSettings, fake_streams)
     qtbot.addWidget(first)
     first.display_panel.fft_size.setCurrentText("2048")
     first.display_panel.colormap.setCurrentText("magma")
-    assert not first.display_panel.mel_bands.isEnabled()  # only the mel scale has bands
-    first.display_panel.scale.setCurrentText("mel")
+    first.display_panel.scale.setCurrentText("linear")
+    assert not first.display_panel.mel_bands.isEnabled()  # only the mel and log scales have bands
+    first.display_panel.scale.setCurrentText("log")
     assert first.display_panel.mel_bands.isEnabled()
     first.display_panel.mel_bands.setValue(96)
     first.display_panel.db_range.setValue(60)
@@ -233,7 +235,7 @@ def test_settings_persist_between_runs(qtbot, settings: QSettings, fake_streams)
     qtbot.addWidget(second)
     try:
         assert second.view.spectrogram_settings.n_fft == 2048
-        assert second.view.spectrogram_settings.scale == "mel"
+        assert second.view.spectrogram_settings.scale == "log"
         assert second.view.spectrogram_settings.mel_bands == 96
         assert second.view.display_settings.colormap == "magma"
         assert second.view.display_settings.db_ceiling - second.view.display_settings.db_floor == 60
@@ -315,7 +317,10 @@ def _drag(qtbot, view, start: tuple[float, float], end: tuple[float, float], mod
     from PySide6.QtTest import QTest
 
     def pixel(point: tuple[float, float]):
-        return view.mapFromScene(view.view_box.mapViewToScene(QPointF(*point)))
+        seconds, hz = point
+        return view.mapFromScene(
+            view.view_box.mapViewToScene(QPointF(seconds, float(hz_to_y(hz, view.spectrogram_settings))))
+        )
 
     viewport = view.viewport()
     a, b = pixel(start), pixel(end)

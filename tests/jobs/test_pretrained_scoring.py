@@ -117,7 +117,7 @@ def test_a_model_whose_file_is_gone_keeps_its_scores_when_rescoring_fails(tmp_pa
     assert score(tmp_path / "project").windows == 3
     model_file.rename(tmp_path / "moved.onnx")
     for options in ({"rescore": True}, {"overlap": 0.5, "rescore": True}):
-        with pytest.raises(ProjectError, match="perch_v2.onnx"):
+        with pytest.raises(ProjectError, match=r"perch_v2\.onnx"):
             score(tmp_path / "project", **options)
         with Project.open(tmp_path / "project") as project:
             assert project.scored_windows(1, project.recordings()[0].id) == 3

@@ -40,7 +40,7 @@ def _key(recording: Recording, settings: SpectrogramSettings, level: int, index:
 def test_tone_is_brightest_at_its_time_and_frequency(tmp_path: Path, level: int) -> None:
     path = write_tone_file(tmp_path / "tone.wav", duration_s=60.0, tone_start_s=30.0, tone_end_s=40.0, tone_hz=5000)
     recording = Recording.open(path)
-    settings = SpectrogramSettings(n_fft=1024, overlap=0.75)
+    settings = SpectrogramSettings(n_fft=1024, overlap=0.75, scale="linear")
     index = tiles_for_range(35.0, 35.0, recording.frames, SAMPLE_RATE, settings, level)[0]
     tile = compute_tile(recording, _key(recording, settings, level, index))
     row, column = np.unravel_index(np.argmax(tile.db), tile.db.shape)
@@ -68,7 +68,7 @@ def test_mel_scale_puts_the_tone_on_its_mel_row(tmp_path: Path) -> None:
 def test_tile_geometry_and_last_partial_tile(tmp_path: Path) -> None:
     path = write_tone_file(tmp_path / "tone.wav", duration_s=10.0)
     recording = Recording.open(path)
-    settings = SpectrogramSettings(n_fft=512, overlap=0.5)  # hop 256
+    settings = SpectrogramSettings(n_fft=512, overlap=0.5, scale="linear")  # hop 256
     indices = tiles_for_range(0, 10.0, recording.frames, SAMPLE_RATE, settings, 0)
     frames = recording.frames // 256 + 1
     assert len(indices) == -(-frames // TILE_COLUMNS)

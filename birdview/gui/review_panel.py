@@ -45,7 +45,6 @@ from birdview.gui.workers import WorkerPool
 from birdview.jobs.species_filter import shown_species
 from birdview.review.queue import ORDERS, Candidate, progress, queue_with_progress, record_verdicts, verdicts_of
 from birdview.spectrogram.clock import UNKNOWN, date_text, wall_clock
-from birdview.spectrogram.ticks import format_time
 from birdview.store.labels import Verdict
 from birdview.store.project import ModelRow, Project, ProjectError
 from birdview.store.sites import site_of
@@ -347,7 +346,8 @@ class ReviewController(QObject):
             return True
         if self.position < self.panel.table.rowCount():
             self.panel.table.setItem(self.position, 4, QTableWidgetItem(kind))
-        self.window.statusBar().showMessage(f"{kind}: {candidate.species} at {format_time(candidate.start_s)}")
+        when, _ = wall_clock(project.recording(candidate.recording_id), candidate.start_s, 1.0)
+        self.window.statusBar().showMessage(f"{kind}: {candidate.species} at {when}")
         self._count()
         self._changed()
         if self.position + 1 < len(self.queue):

@@ -217,6 +217,13 @@ def test_review_shows_wall_clock_times_or_offsets_with_site_and_date(window: Mai
     assert timed["Site"].text() == "SITE" and timed["Date"].text() == "2024-05-21"
     assert untimed["Time"].text() == offset and offset in untimed["Time"].toolTip()
     assert untimed["Site"].text() == UNKNOWN and untimed["Date"].text() == UNKNOWN
+    # a verdict's message in the status bar reads the same clock
+    said: list[str] = []
+    window.statusBar().messageChanged.connect(said.append)
+    candidate = window.review.queue[window.review.position]
+    window.review.verdict("confirm")
+    expected = "2024-05-21 05:30:" if window.project.recording(candidate.recording_id).start_time else "0:00:"
+    assert any(message.startswith(f"confirm: {candidate.species} at {expected}") for message in said), said
 
 
 def test_recordings_list_and_status_bar_follow_the_same_convention(window: MainWindow) -> None:

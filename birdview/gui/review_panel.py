@@ -50,6 +50,8 @@ from birdview.store.project import ModelRow, Project, ProjectError
 from birdview.store.sites import site_of
 
 ALL_SPECIES = "all species"
+REVIEW_COLUMNS = ("Species", "Score", "Verdict", "Time", "Site", "Date", "Recording")
+VERDICT_COLUMN, TIME_COLUMN = REVIEW_COLUMNS.index("Verdict"), REVIEW_COLUMNS.index("Time")
 #: Rows listed in the table; the queue itself can be longer (S goes on past them).
 MAX_ROWS = 500
 
@@ -88,7 +90,8 @@ class ReviewPanel(QWidget):
         self.preview = CandidatePreview()
         layout.addWidget(self.preview)
         self.table = QTableWidget(0, 7)
-        self.table.setHorizontalHeaderLabels(["Recording", "Time", "Species", "Score", "Verdict", "Site", "Date"])
+        # What a reviewer reads first comes first: the narrow dock shows these without scrolling.
+        self.table.setHorizontalHeaderLabels(list(REVIEW_COLUMNS))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -301,17 +304,17 @@ class ReviewController(QObject):
             recording = recordings.get(candidate.recording_id)
             time, offset = wall_clock(recording, candidate.start_s)  # the offset from the file start: the tooltip
             values = (
-                recording.name if recording is not None else "",
-                time,
                 candidate.species,
                 f"{candidate.score:.3f}",
                 verdict,
+                time,
                 (site_of(project, recording) if recording is not None else None) or UNKNOWN,
                 date_text(recording, candidate.start_s),
+                recording.name if recording is not None else "",
             )
             for column, value in enumerate(values):
                 table.setItem(row, column, QTableWidgetItem(value))
-            table.item(row, 1).setToolTip(offset)
+            table.item(row, TIME_COLUMN).setToolTip(offset)
 
     def go_to(self, row: int) -> None:
         if not 0 <= row < len(self.queue):
@@ -345,7 +348,7 @@ class ReviewController(QObject):
             self.window.statusBar().showMessage(f"Not saved: {exc}")
             return True
         if self.position < self.panel.table.rowCount():
-            self.panel.table.setItem(self.position, 4, QTableWidgetItem(kind))
+            self.panel.table.setItem(self.position, VERDICT_COLUMN, QTableWidgetItem(kind))
         when, _ = wall_clock(project.recording(candidate.recording_id), candidate.start_s, 1.0)
         self.window.statusBar().showMessage(f"{kind}: {candidate.species} at {when}")
         self._count()

@@ -16,6 +16,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDockWidget, QWidget
 
 from birdview.gui.main_window import MainWindow
+from birdview.gui.review_panel import VERDICT_COLUMN
 from birdview.gui.shortcuts import DOCK_KEYS, menu_actions
 from birdview.review.queue import Candidate, verdicts_of
 from birdview.store.project import Project
@@ -90,7 +91,8 @@ def test_fifty_candidates_take_one_ctrl_r_and_fifty_verdict_keys(window: MainWin
     assert Counter(stored_verdicts(window, queue[:50])) == {"confirm": 17, "reject": 17, "uncertain": 16}
     assert reviewed(window) == 50
     assert review.panel.counter.text() == f"50 of {CANDIDATES} reviewed"
-    assert review.panel.table.item(49, 4).text() == "reject" and review.panel.table.item(50, 4).text() == ""
+    verdicts = [review.panel.table.item(row, VERDICT_COLUMN).text() for row in (49, 50)]
+    assert verdicts == ["reject", ""]
     assert review.current == queue[50]
 
 

@@ -364,7 +364,7 @@ class ReviewController(QObject):
         if project is None or project.active_model() is None:
             self.window.statusBar().showMessage("The summary needs a project with a model")
             return None
-        self.summary_dialog = SummaryDialog(project, self._threshold_applied, self.window)
+        self.summary_dialog = SummaryDialog(project, self._threshold_applied, self.window, background=True)
         self.summary_dialog.show()
         return self.summary_dialog
 

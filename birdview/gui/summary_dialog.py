@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from birdview.formats.transfer import write_detections
+from birdview.gui.workers import WorkerPool
 from birdview.jobs.species_filter import shown_species
 from birdview.review.summary import (
     BAND_METHOD,
@@ -86,11 +87,31 @@ class _NumberItem(QTableWidgetItem):
         return mine < theirs
 
 
+def _overview(project: Project, version: int, expected_only: bool) -> tuple:
+    """(species shown per recording, the species overview): what the table lists; every class,
+    non-birds too, unless ``expected_only``."""
+    allowed = None
+    if expected_only:
+        try:
+            allowed = shown_species(project)
+        except ProjectError:  # an unreadable species list (the tracks' switch says so): no list
+            allowed = shown_species(project, expected_only=False)
+    return allowed, species_overview(project, version, allowed=allowed)
+
+
 class SummaryDialog(QDialog):
     def __init__(
-        self, project: Project, on_threshold: Callable[[str, float], None], parent: QWidget | None = None
+        self,
+        project: Project,
+        on_threshold: Callable[[str, float], None],
+        parent: QWidget | None = None,
+        background: bool = False,
     ) -> None:
+        """``background``: the species overview (a pass over every stored prediction, seconds for a
+        season) is counted on a worker thread with its own connection; the dialog says so meanwhile."""
         super().__init__(parent)
+        self.background = background
+        self._workers = WorkerPool("summary", owner=self)
         self.setWindowTitle("Review summary")
         self.resize(1400, 820)
         self.project = project
@@ -189,11 +210,11 @@ class SummaryDialog(QDialog):
         self.table.itemSelectionChanged.connect(self._species_chosen)
         self.target.valueChanged.connect(self._show_threshold)
         self.count_threshold.valueChanged.connect(self.refresh)
-        self.expected_only.toggled.connect(self.reload)
+        self.expected_only.toggled.connect(lambda: self.reload(self.background))
         self.apply_button.clicked.connect(self.apply)
         self.raven_button.clicked.connect(lambda: self._export_dialog("raven"))
         self.birdnet_button.clicked.connect(lambda: self._export_dialog("birdnet"))
-        self.reload()
+        self.reload(background)
 
     # -- the plots -------------------------------------------------------------------------------
 
@@ -275,15 +296,26 @@ class SummaryDialog(QDialog):
 
     # -- species ---------------------------------------------------------------------------------
 
-    def reload(self) -> None:
+    def reload(self, background: bool = False) -> None:
         """The species overview (one pass over the predictions), then the chosen species."""
         if self.model is None:
             self.counts.setText("No model in this project")
             self._enable(False)
             return
         chosen = self.current_species()
-        self.allowed = self._allowed()
-        self.overview = species_overview(self.project, self.model.version, allowed=self.allowed)
+        expected = self.expected_only.isChecked()
+        if background:
+            self.counts.setText("Counting the detections of every species…")
+            self._enable(False)
+            worker = self._workers.run(_overview, self.model.version, expected, project=self.project.folder)
+            worker.result.connect(lambda result: self._show_overview(result, chosen))
+            worker.error.connect(self.counts.setText)
+            return
+        self._show_overview(_overview(self.project, self.model.version, expected), chosen)
+
+    def _show_overview(self, result: tuple, chosen: str | None) -> None:
+        self.allowed, self.overview = result
+        self._enable(True)
         self.table.blockSignals(True)
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(self.overview))
@@ -302,13 +334,6 @@ class SummaryDialog(QDialog):
             return
         self.select_species(chosen if chosen in {c.species for c in self.overview} else self.overview[0].species)
 
-    def _allowed(self):
-        if not self.expected_only.isChecked():
-            return None
-        try:
-            return shown_species(self.project)
-        except ProjectError:  # an unreadable species list (the tracks' switch says so): no list
-            return shown_species(self.project, expected_only=False)
 
     def _fill_row(self, row: int, counts: SpeciesCounts) -> None:
         name = QTableWidgetItem(f"{counts.common} ({counts.species})" if counts.common else counts.species)

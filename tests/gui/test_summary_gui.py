@@ -166,3 +166,15 @@ def test_summary_dialog_can_show_every_class(season: Project, qtbot) -> None:
     listed = {dialog.table.item(row, 0).data(256) for row in range(dialog.table.rowCount())}
     assert "engine" in listed and dialog.current_species() == "sonthr1"  # the choice is kept
     assert dialog.counts.text().startswith("Song Thrush (sonthr1): ")
+
+
+def test_the_summary_counts_on_a_worker_and_fills_in_when_done(season: Project, qtbot) -> None:
+    from birdview.gui.summary_dialog import SummaryDialog
+
+    dialog = SummaryDialog(season, lambda *_: None, background=True)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    # at once: the dialog is up and says what it is doing; the table comes when the count is done
+    assert dialog.counts.text().startswith("Counting the detections") and dialog.table.rowCount() == 0
+    qtbot.waitUntil(lambda: dialog.table.rowCount() > 0, timeout=30000)
+    assert dialog.current_species() == "eurrob1" and "detections above 0.50" in dialog.counts.text()

@@ -334,7 +334,6 @@ class SummaryDialog(QDialog):
             return
         self.select_species(chosen if chosen in {c.species for c in self.overview} else self.overview[0].species)
 
-
     def _fill_row(self, row: int, counts: SpeciesCounts) -> None:
         name = QTableWidgetItem(f"{counts.common} ({counts.species})" if counts.common else counts.species)
         name.setData(Qt.ItemDataRole.UserRole, counts.species)

@@ -27,6 +27,7 @@ SUBCOMMANDS = (
     "retrain",
     "recover",
     "sites",
+    "search",
     "species-list",
 )
 
@@ -474,6 +475,47 @@ def _species_list(argv: list[str]) -> int:
     return 0
 
 
+def _search(argv: list[str]) -> int:
+    from birdview.review.similarity import COMBINE, parse_like, search, write_hits
+
+    parser = argparse.ArgumentParser(
+        prog="birdview search",
+        description="Find the windows most like one or more examples, by cosine similarity of a model's stored "
+        "embeddings (score the recordings first).",
+    )
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument(
+        "--like",
+        action="append",
+        required=True,
+        metavar="RECORDING:START-END",
+        help="an example: a recording (its path or name in the project) and seconds; give several to combine",
+    )
+    parser.add_argument("--model", type=int, metavar="VERSION", help="whose embeddings (default: the active model)")
+    parser.add_argument("--top", type=int, default=200)
+    parser.add_argument("--site", help="only recordings of this site")
+    parser.add_argument(
+        "--combine", choices=COMBINE, default="mean", help="several examples: their mean, or each window's best match"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="CSV: recording,start_s,end_s,similarity, best first")
+    args = parser.parse_args(argv)
+    if args.top < 1:
+        parser.error("--top must be at least 1")
+    with _open_project(args.project) as project:
+        model = project.model(args.model) if args.model else project.active_model()
+        if model is None:
+            print("birdview search: error: no model in the project (birdview models --add ...)", file=sys.stderr)
+            return 2
+        if not model.embedding_dim:
+            print(f"birdview search: error: model {model.label} keeps no embeddings", file=sys.stderr)
+            return 2
+        queries = [parse_like(project, spec) for spec in args.like]
+        hits = search(project, model.version, queries, args.top, args.combine, site=args.site)
+        print(write_hits(project, hits, args.out))
+    print(f"{len(hits)} window(s) like {len(queries)} example(s), by model {model.label}", file=sys.stderr)
+    return 0
+
+
 def _retrain(argv: list[str]) -> int:
     from birdview.jobs.retrain import MODES, register_result, start_retrain
 
@@ -531,6 +573,7 @@ def _training_progress(event: JobEvent) -> str | None:
 
 
 HEADLESS = {
+    "search": _search,
     "recover": _recover,
     "retrain": _retrain,
     "detections": _detections,

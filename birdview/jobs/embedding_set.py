@@ -33,19 +33,6 @@ class EmbeddingSet:
     valid_recordings: list[int]
 
 
-def _covered_windows(model: ModelRow, start_s: float, end_s: float, scored: int) -> list[int]:
-    length = end_s - start_s
-    needed = 0.5 * min(model.window_s, max(length, 1e-6))
-    first = max(0, int((start_s - model.window_s) // model.hop_s))
-    found = []
-    for window in range(first, min(scored, int(end_s // model.hop_s) + 1)):
-        begin = window * model.hop_s
-        overlap = min(end_s, begin + model.window_s) - max(start_s, begin)
-        if overlap >= needed - 1e-9:
-            found.append(window)
-    return found
-
-
 def build_embedding_set(
     project: Project,
     base: ModelRow,
@@ -71,7 +58,7 @@ def build_embedding_set(
     used_labels, unscored = [], 0
     for label in labels:
         scored = project.scored_windows(base.version, label.recording_id)
-        windows = _covered_windows(base, label.start_s, label.end_s, scored)
+        windows = base.windows_covering(label.start_s, label.end_s, scored)
         if not windows:
             unscored += 1
             continue

@@ -28,21 +28,21 @@ class EmbeddingFiles:
     def path(self, version: int, recording_id: int) -> Path:
         return self.root / f"model-v{int(version)}" / f"recording-{int(recording_id)}.f16"
 
+    def norms_path(self, version: int, recording_id: int) -> Path:
+        """Each window's embedding length (float32), kept beside them: similarity search divides by it."""
+        return self.path(version, recording_id).with_suffix(".norm")
+
     def write(self, version: int, recording_id: int, first_window: int, embeddings: np.ndarray) -> None:
         """Windows ``first_window`` on; what the file held from there on is replaced."""
         embeddings = np.ascontiguousarray(embeddings, dtype=DTYPE)
         if embeddings.ndim != 2:
             raise ProjectError(f"embeddings must be (windows, dimensions), not {embeddings.shape}")
         path = self.path(version, recording_id)
-        row_bytes = embeddings.shape[1] * embeddings.itemsize
+        norms = np.linalg.norm(embeddings.astype(np.float32), axis=1).astype(np.float32)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "r+b" if path.exists() else "w+b") as handle:
-                handle.truncate(first_window * row_bytes)
-                handle.seek(first_window * row_bytes)
-                handle.write(embeddings.tobytes())
-                handle.flush()
-                os.fsync(handle.fileno())
+            _write_rows(path, first_window, embeddings)
+            _write_rows(self.norms_path(version, recording_id), first_window, norms[:, None])
         except OSError as exc:
             raise ProjectError(f"{path}: cannot write embeddings ({exc.strerror or exc})") from None
 
@@ -57,6 +57,20 @@ class EmbeddingFiles:
             return np.zeros((0, dim), dtype=DTYPE)
         return np.memmap(path, dtype=DTYPE, mode="r", shape=(rows, dim))
 
+    def norms(self, version: int, recording_id: int, dim: int, windows: int) -> np.ndarray:
+        """The lengths of the first ``windows`` embeddings, (windows,) float32; worked out (and kept)
+        where the file is missing or short."""
+        path = self.norms_path(version, recording_id)
+        stored = path.stat().st_size // 4 if path.exists() else 0
+        if stored < windows:
+            vectors = self.read(version, recording_id, dim, windows)
+            norms = np.linalg.norm(np.asarray(vectors[stored:], dtype=np.float32), axis=1).astype(np.float32)
+            try:
+                _write_rows(path, stored, norms[:, None])
+            except OSError:
+                return np.linalg.norm(np.asarray(vectors, dtype=np.float32), axis=1).astype(np.float32)
+        return np.fromfile(path, dtype=np.float32, count=windows)
+
     def delete_model(self, version: int) -> None:
         shutil.rmtree(self.root / f"model-v{int(version)}", ignore_errors=True)
 
@@ -64,3 +78,14 @@ class EmbeddingFiles:
         if not self.root.exists():
             return 0
         return sum(p.stat().st_size for p in self.root.rglob("*.f16"))
+
+
+def _write_rows(path: Path, first_row: int, rows: np.ndarray) -> None:
+    """Rows from ``first_row`` on, replacing what the file held from there; flushed to disk."""
+    row_bytes = rows.shape[1] * rows.itemsize
+    with open(path, "r+b" if path.exists() else "w+b") as handle:
+        handle.truncate(first_row * row_bytes)
+        handle.seek(first_row * row_bytes)
+        handle.write(np.ascontiguousarray(rows).tobytes())
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -103,6 +103,18 @@ class ModelRow:
     def window_start(self, window: int) -> float:
         return window * self.hop_s
 
+    def windows_covering(self, start_s: float, end_s: float, scored: int) -> list[int]:
+        """The scored windows (of the first ``scored``) that a span covers for at least half of the
+        window or of itself, whichever is shorter: the windows a label or a query stands for."""
+        needed = 0.5 * min(self.window_s, max(end_s - start_s, 1e-6))
+        first = max(0, int((start_s - self.window_s) // self.hop_s))
+        found = []
+        for window in range(first, min(scored, int(end_s // self.hop_s) + 1)):
+            begin = window * self.hop_s
+            if min(end_s, begin + self.window_s) - max(start_s, begin) >= needed - 1e-9:
+                found.append(window)
+        return found
+
 
 PREDICTION_CHUNK = 720  # windows per stored block: an hour of 5 s windows
 

@@ -157,7 +157,8 @@ class MainWindow(QMainWindow):
 
     def _build_controllers(self) -> None:
         project = self._project
-        self.labeling = LabelingController(self, self.view, self.menuBar().addMenu("&Labels"))
+        labels_menu = self.menuBar().addMenu("&Labels")
+        self.labeling = LabelingController(self, self.view, labels_menu)
         self.project_actions = ProjectActions(
             self, self.file_menu, project, lambda: self.current.path if self.current else None, self.labeling.refresh
         )
@@ -174,6 +175,8 @@ class MainWindow(QMainWindow):
             self.labeling.species_field.code,
             self._after_review,
         )
+        labels_menu.addSeparator()
+        self.find_similar_action = self._action(labels_menu, "Find similar", self.find_similar, "F")
         self.retrain = RetrainController(self, models_menu, project, self._on_model_activated)
         display_dock = self.findChild(QDockWidget, "Display")
         review_dock = self._add_dock("Review", self.review.panel, _RIGHT)
@@ -215,6 +218,36 @@ class MainWindow(QMainWindow):
         self.activeModelChanged.connect(self.review.set_model)
         self.review.thresholdApplied.connect(lambda _species, value: self.probabilities.set_threshold(value))
         self.retrain.finished.connect(lambda model: model is not None and self.scoring.prepare(model.version))
+
+    # -- find similar ---------------------------------------------------------------------------
+
+    def find_similar(self) -> bool:
+        """Labels ▸ Find similar (F): windows like the selected label, else the drawn box, else the
+        review candidate, searched on a worker thread and listed in the Review dock as candidates
+        of its species (the Species field's when it has none)."""
+        project, labeling, candidate = self.project, self.labeling, self.review.current
+        if project is None:
+            return False
+        species = None
+        if labeling.layer.selected_id is not None:
+            label = project.annotation(labeling.layer.selected_id)
+            span, species = (label.recording_id, label.start_s, label.end_s), label.species
+        elif self.view.selection is not None and labeling.recording is not None:
+            t0, t1, _low, _high = self.view.selection
+            span = (labeling.recording.id, t0, t1)
+        elif candidate is not None:
+            span, species = (candidate.recording_id, candidate.start_s, candidate.end_s), candidate.species
+        else:
+            self.statusBar().showMessage("Find similar: select a label, draw a box or start reviewing first")
+            return False
+        if not species:
+            typed = labeling.species_field.code()
+            species = (project.resolve_species(typed) or typed) if typed else None
+        if not species:
+            self.statusBar().showMessage("Find similar: type the species in the Species field, then press F again")
+            labeling.focus_species_field()
+            return False
+        return self.review.find_similar(*span, species)
 
     # -- recordings ---------------------------------------------------------------------------
 

@@ -43,7 +43,23 @@ from birdview.gui.shortcuts import portable, set_keys
 from birdview.gui.sizing import fit_columns
 from birdview.gui.workers import WorkerPool
 from birdview.jobs.species_filter import shown_species
-from birdview.review.queue import ORDERS, Candidate, progress, queue_with_progress, record_verdicts, verdicts_of
+from birdview.review.queue import (
+    INFORMATIVE,
+    MIX_TEXT,
+    ORDERS,
+    Candidate,
+    progress,
+    queue_with_progress,
+    record_verdicts,
+    verdicts_of,
+)
+from birdview.review.similarity import (
+    Query,
+    save_for_review,
+    search,
+    similar_list,
+    similar_queue_with_progress,
+)
 from birdview.spectrogram.clock import UNKNOWN, date_text, wall_clock
 from birdview.store.labels import Verdict
 from birdview.store.project import ModelRow, Project, ProjectError
@@ -52,6 +68,11 @@ from birdview.store.sites import site_of
 ALL_SPECIES = "all species"
 REVIEW_COLUMNS = ("Species", "Score", "Verdict", "Time", "Site", "Date", "Recording")
 VERDICT_COLUMN, TIME_COLUMN = REVIEW_COLUMNS.index("Verdict"), REVIEW_COLUMNS.index("Time")
+SCORE_COLUMN = REVIEW_COLUMNS.index("Score")
+#: The Order box's entry for the kept "similar" list (its item data; its text counts the hits).
+SIMILAR = "similar"
+#: Windows Labels ▸ Find similar keeps.
+SIMILAR_TOP = 200
 #: Rows listed in the table; the queue itself can be longer (S goes on past them).
 MAX_ROWS = 500
 
@@ -67,7 +88,12 @@ class ReviewPanel(QWidget):
         self.min_score = QDoubleSpinBox(minimum=0, maximum=1, singleStep=0.05, decimals=2, value=0.5)
         self.max_score = QDoubleSpinBox(minimum=0, maximum=1, singleStep=0.05, decimals=2, value=1.0)
         self.order = QComboBox()
-        self.order.addItems(ORDERS)
+        for order in ORDERS:
+            self.order.addItem(order, order)
+        self.order_note = QLabel()
+        self.order_note.setObjectName("review_order_note")
+        self.order_note.setWordWrap(True)
+        self.order_note.hide()
         self.show_reviewed = QCheckBox("Show reviewed too")
         self.expected_only = QCheckBox("Only expected species, no non-birds")  # fits the dock
         self.expected_only.setObjectName("review_expected_only")
@@ -81,6 +107,7 @@ class ReviewPanel(QWidget):
         form.addRow("Score from", self.min_score)
         form.addRow("Score to", self.max_score)
         form.addRow("Order by", self.order)
+        form.addRow(self.order_note)  # the whole row: what the chosen order mixes
         form.addRow(self.show_reviewed)  # the whole row: the dock is narrow
         form.addRow(self.expected_only)  # the whole row: the dock is narrow
         form.addRow(self.auto_play)  # the whole row: the dock is narrow
@@ -165,6 +192,7 @@ class ReviewController(QObject):
             combo.currentIndexChanged.connect(self.start)
         panel.show_reviewed.toggled.connect(self.start)
         panel.expected_only.toggled.connect(self.start)
+        panel.order.currentIndexChanged.connect(lambda _index: self._note_order())
         panel.table.cellClicked.connect(lambda row, _column: self.go_to(row))
         panel.confirm_all.clicked.connect(lambda: self.batch("confirm"))
         panel.reject_all.clicked.connect(lambda: self.batch("reject"))
@@ -203,6 +231,49 @@ class ReviewController(QObject):
         self.panel.species.blockSignals(False)
         self.reload()
 
+    @property
+    def order(self) -> str:
+        return self.panel.order.currentData() or self.panel.order.currentText()
+
+    def _note_order(self, kept: dict | None = None) -> None:
+        """The line under the Order box: the mix of "most informative", or what "similar" holds."""
+        note = self.panel.order_note
+        if self.order == INFORMATIVE:
+            note.setText(MIX_TEXT)
+        elif self.order == SIMILAR:
+            project = self._project()
+            kept = kept if kept is not None else (similar_list(project) if project is not None else None)
+            note.setText(
+                f"Windows most similar to {len(kept['examples'])} example(s), as candidates of {kept['species']}"
+                if kept
+                else ""
+            )
+        else:
+            note.setText("")
+        note.setVisible(bool(note.text()))
+
+    def _refresh_similar(self, select: bool = False) -> None:
+        """Offer the kept "similar" list in the Order box while there is one (``select``: choose it)."""
+        project = self._project()
+        kept = similar_list(project) if project is not None else None
+        combo = self.panel.order
+        index = combo.findData(SIMILAR)
+        combo.blockSignals(True)
+        if kept is None and index >= 0:
+            if combo.currentIndex() == index:
+                combo.setCurrentIndex(0)
+            combo.removeItem(index)
+        elif kept is not None:
+            text = f"similar to the examples ({len(kept['hits'])})"
+            if index < 0:
+                combo.addItem(text, SIMILAR)
+                index = combo.count() - 1
+            combo.setItemText(index, text)
+            if select:
+                combo.setCurrentIndex(index)
+        combo.blockSignals(False)
+        self._note_order(kept)
+
     def _filters(self) -> dict:
         species = self.panel.species.currentText()
         return {
@@ -234,8 +305,9 @@ class ReviewController(QObject):
             self._fill()
             self.candidateCleared.emit()
             return
+        self._refresh_similar()
         options = dict(
-            order=self.panel.order.currentText(),
+            order=self.order,
             show="all" if self.panel.show_reviewed.isChecked() else "unreviewed",
             **self._filters(),
         )
@@ -251,6 +323,8 @@ class ReviewController(QObject):
 
     def _compute(self, project: Project, version: int, options: dict) -> tuple[list[Candidate], int, int] | str:
         try:
+            if options["order"] == SIMILAR:  # the kept hits, by similarity; the filters do not apply
+                return similar_queue_with_progress(project, options["show"])
             return queue_with_progress(project, version, **self._with_allowed(project, options))
         except ProjectError as exc:
             return str(exc)
@@ -289,7 +363,10 @@ class ReviewController(QObject):
         model = project.active_model() if project is not None else None
         if model is None:
             return
-        done, total = progress(project, model.version, **self._with_allowed(project, self._filters()))
+        if self.order == SIMILAR:
+            _, done, total = similar_queue_with_progress(project, "all")
+        else:
+            done, total = progress(project, model.version, **self._with_allowed(project, self._filters()))
         self.panel.counter.setText(f"{done} of {total} reviewed")
 
     def _fill(self) -> None:
@@ -298,6 +375,8 @@ class ReviewController(QObject):
         recordings = {r.id: r for r in project.recordings()} if project is not None else {}
         shown = self.queue[:MAX_ROWS]
         table.setRowCount(len(shown))
+        header = "Similarity" if self.order == SIMILAR else "Score"
+        table.setHorizontalHeaderItem(SCORE_COLUMN, QTableWidgetItem(header))
         verdicts = verdicts_of(project, shown) if project is not None else [None] * len(shown)
         for row, (candidate, verdict) in enumerate(zip(shown, verdicts, strict=True)):
             verdict = verdict or ""
@@ -381,3 +460,56 @@ class ReviewController(QObject):
         self._changed()
         self.reload()
         return len(added)
+
+    # -- find similar -----------------------------------------------------------------------------
+
+    def find_similar(self, recording_id: int, start_s: float, end_s: float, species: str) -> bool:
+        """Search the whole project for windows like this span (the active model's embeddings) on a
+        worker thread, keep them as the "similar" list of ``species`` and show it in the queue."""
+        project = self._project()
+        model = project.active_model() if project is not None else None
+        if model is None or not model.embedding_dim:
+            self.window.statusBar().showMessage("Find similar needs an active model that keeps embeddings")
+            return False
+        folder, version = project.folder, model.version
+        self.window.statusBar().showMessage(f"Finding windows like {start_s:.1f}-{end_s:.1f} s…")
+        worker = self._workers.run(
+            _find_and_keep,
+            version,
+            recording_id,
+            start_s,
+            end_s,
+            species,
+            project=folder,
+            wanted=lambda: self._still_wanted(folder, version),
+        )
+        worker.result.connect(self._found)
+        worker.error.connect(lambda message: self.window.statusBar().showMessage(f"Find similar: {message}"))
+        return True
+
+    def _found(self, result: tuple[int, str, tuple[list[Candidate], int, int]] | str) -> None:
+        if isinstance(result, str):
+            self.window.statusBar().showMessage(f"Find similar: {result}")
+            return
+        count, species, queue = result
+        self._refresh_similar(select=True)
+        dock = self.panel.parentWidget()
+        while dock is not None and not isinstance(dock, QDockWidget):
+            dock = dock.parentWidget()
+        if dock is not None:
+            dock.raise_()
+        self._apply(queue, navigate=True)
+        self.window.statusBar().showMessage(f"{count} window(s) like it, to review as {species}")
+
+
+def _find_and_keep(
+    project: Project, version: int, recording_id: int, start_s: float, end_s: float, species: str
+) -> tuple[int, str, tuple[list[Candidate], int, int]] | str:
+    """On a worker thread: search, keep the hits as the "similar" list, and its queue."""
+    try:
+        query = Query(project.recording(recording_id), start_s, end_s)
+        hits = search(project, version, [query], SIMILAR_TOP)
+        save_for_review(project, version, [query], hits, species)
+        return len(hits), species, similar_queue_with_progress(project, "unreviewed")
+    except ProjectError as exc:
+        return str(exc)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from birdview.review.queue import Candidate, verdicts_of
 from birdview.store.errors import ProjectError
 from birdview.store.project import ModelRow, Project, RecordingRow
 from birdview.store.sites import site_of
@@ -158,3 +159,66 @@ def write_hits(project: Project, hits: Sequence[Hit], out: str | Path) -> Path:
     except OSError as exc:
         raise ProjectError(f"{out}: cannot write the hits ({exc.strerror or exc})") from None
     return out
+
+
+# -- the "similar" review list: hits kept in the project to review in the queue -----------------
+
+SIMILAR_SETTING = "review.similar"
+
+
+def save_for_review(
+    project: Project, version: int, examples: Sequence[Query], hits: Sequence[Hit], species: str
+) -> None:
+    """Keep the hits as the project's "similar" review list: candidates of ``species`` (the
+    verdicts confirm, relabel or reject them), best first; it replaces the list kept before."""
+    project.set_setting(
+        SIMILAR_SETTING,
+        {
+            "model_version": int(version),
+            "species": species,
+            "examples": [[q.recording.id, float(q.start_s), float(q.end_s)] for q in examples],
+            "hits": [[h.recording_id, h.window, round(h.similarity, 6)] for h in hits],
+        },
+    )
+
+
+def similar_list(project: Project) -> dict | None:
+    """The kept "similar" review list (model_version, species, examples, hits), or None."""
+    kept = project.get_setting(SIMILAR_SETTING, None)
+    return kept if isinstance(kept, dict) and kept.get("hits") is not None else None
+
+
+def similar_candidates(project: Project) -> list[Candidate]:
+    """The kept hits as review candidates of its species, by similarity (the Candidate's score)."""
+    kept = similar_list(project)
+    if kept is None:
+        return []
+    version = int(kept["model_version"])
+    try:
+        model = project.model(version)
+    except ProjectError:
+        return []
+    durations = {r.id: r.duration_s for r in project.recordings()}
+    found = []
+    for recording_id, window, similarity in kept["hits"]:
+        if recording_id not in durations:  # the recording left the project meanwhile
+            continue
+        start = model.window_start(int(window))
+        end = min(start + model.window_s, durations[recording_id])
+        # A cosine in float16 may stray just past 1; a verdict's score is from 0 to 1.
+        score = min(max(float(similarity), 0.0), 1.0)
+        found.append(Candidate(int(recording_id), int(window), start, end, kept["species"], score, version))
+    found.sort(key=lambda c: (-c.score, c.recording_id, c.window))
+    return found
+
+
+def similar_queue_with_progress(project: Project, show: str = "unreviewed") -> tuple[list[Candidate], int, int]:
+    """The "similar" list as a queue (``show``: unreviewed, reviewed or all), with (reviewed, total)."""
+    everything = similar_candidates(project)
+    verdicts = verdicts_of(project, everything)
+    done = [v is not None for v in verdicts]
+    if show == "all":
+        queue = everything
+    else:
+        queue = [c for c, d in zip(everything, done, strict=True) if d == (show == "reviewed")]
+    return queue, sum(done), len(everything)

@@ -96,3 +96,42 @@ def test_batch_reject_below_a_score_is_one_undo_step(project: Project) -> None:
     assert len(added) == 2 and {a.kind for a in added} == {"hard_negative"}
     assert project.undo() == "reject 2 detection(s)"
     assert project.annotations() == []
+
+
+def _spread(n: int) -> list:
+    from birdview.review.queue import Candidate
+
+    rng = np.random.default_rng(3)
+    return [Candidate(1, i, 5.0 * i, 5.0 * i + 5, "amecro", float(s), 1) for i, s in enumerate(rng.uniform(0, 1, n))]
+
+
+def test_most_informative_mixes_margin_top_and_random() -> None:
+    from birdview.review.queue import MIX, informative_order
+
+    found = _spread(50)
+    ordered = informative_order(found, lambda _species: 0.5)
+    assert sorted(c.window for _, c in ordered) == list(range(50))  # each candidate once
+    kinds = [kind for kind, _ in ordered]
+    for block in range(5):
+        chunk = kinds[block * 10 : block * 10 + 10]
+        assert (chunk.count("margin"), chunk.count("top"), chunk.count("random")) == (7, 2, 1)
+    assert tuple(kinds[:10]) == MIX
+    # The margin slots take the windows nearest the threshold, nearest first.
+    margin = [c for kind, c in ordered if kind == "margin"]
+    nearest = sorted(
+        (c for c in found if c not in {c for kind, c in ordered if kind != "margin"}), key=lambda c: abs(c.score - 0.5)
+    )
+    assert margin == nearest
+    assert [abs(c.score - 0.5) for c in margin[:7]] == sorted(abs(c.score - 0.5) for c in found)[:7]
+    # The top slots take the best-scored ones; the whole order is reproducible.
+    assert [c.score for kind, c in ordered if kind == "top"][:2] == sorted((c.score for c in found), reverse=True)[:2]
+    assert informative_order(found, lambda _species: 0.5) == ordered
+
+
+def test_most_informative_uses_each_species_threshold(project: Project) -> None:
+    from birdview.review.queue import queue_with_progress
+
+    project.set_setting("species_thresholds", {"amecro": 0.85})
+    queue, _, _ = queue_with_progress(project, 1, species="amecro", min_score=0.0, order="most informative")
+    assert [round(c.score, 2) for c in queue[:3]] == [0.9, 0.8, 0.6]  # nearest 0.85 first
+    assert {round(c.score, 2) for c in queue[3:5]} >= {0.55} or len(queue) == 5

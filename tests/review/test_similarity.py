@@ -124,3 +124,27 @@ def test_an_example_in_an_unscored_recording_says_to_score_first(project_folder:
         == 2
     )
     assert "score the recording first (birdview score)" in capsys.readouterr().err
+
+
+def test_review_keeps_the_hits_as_candidates_of_the_species(project_folder: Path, capsys) -> None:
+    from birdview.review.queue import record_verdicts, verdict_of
+    from birdview.review.similarity import similar_candidates, similar_list, similar_queue_with_progress
+
+    args = ["search", "--project", str(project_folder), "--like", "site0_20240520_050000.wav:5-10", "--top", "6"]
+    with pytest.raises(SystemExit):
+        main([*args, "--review"])
+    assert "--review needs --species CODE" in capsys.readouterr().err
+    assert main([*args, "--review", "--species", "eurbla"]) == 0
+    with Project.open(project_folder) as project:
+        kept = similar_list(project)
+        assert kept["species"] == "eurbla" and len(kept["hits"]) == 6 and len(kept["examples"]) == 1
+        found = similar_candidates(project)
+        names = {r.id: r.name[:5] for r in project.recordings()}
+        planted = {(f"site{n}", w * WINDOW) for n, windows in TARGETS.items() for w in windows} - {("site0", 5.0)}
+        assert {(names[c.recording_id], c.start_s) for c in found[: len(planted)]} == planted
+        assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
+        assert {c.species for c in found} == {"eurbla"}
+        record_verdicts(project, found[:1], "confirm")
+        assert verdict_of(project, found[0]) == "confirm"
+        queue, done, total = similar_queue_with_progress(project)
+        assert (done, total) == (1, 6) and [c.key() for c in queue] == [c.key() for c in found[1:]]

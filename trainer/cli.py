@@ -189,7 +189,7 @@ def _run_fit(args: argparse.Namespace) -> int:
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from trainer.inference import expand_audio, load_scorer, predict, shard, write_submission, write_table
+    from trainer.inference import expand_audio, load_scorer, predict, shard, write_submission
 
     paths = expand_audio(args.audio)
     if args.shard:
@@ -199,17 +199,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     scorers = [load_scorer(path, args.threads, args.engine, args.precision) for path in args.checkpoint]
     shifts = (0.0,) if not args.tta_shift else (0.0, -args.tta_shift, args.tta_shift)
 
-    def on_file(number: int, total: int, path: Path) -> None:
-        if args.progress == "json":
-            emit(PredictStep(number, total, str(path)))
-        elif args.progress == "bar":
-            print(f"[{number + 1}/{total}] {path}", file=sys.stderr)
-
-    def on_warning(message: str) -> None:
-        if args.progress == "json":
-            emit(Warned(message))
-        print(f"birdview-train: warning: {message}", file=sys.stderr)
-
+    on_file, on_warning = _predict_reporters(args.progress)
     table, skipped = predict(
         paths,
         scorers,
@@ -222,17 +212,10 @@ def _run_predict(args: argparse.Namespace) -> int:
         args.threads,
         on_warning,
     )
-    for line in skipped:
-        print(f"skipped: {line}", file=sys.stderr)
-    if table.empty and paths:  # (an empty --shard part has nothing to score: not an error)
-        raise InferenceError(f"nothing was scored: all {len(paths)} file(s) were skipped, see above")
-    out = write_table(table, args.out)
+    out = _write_predictions(args, table, skipped, paths)
     if args.submission:
         write_submission(table, scorers[0].classes, args.submission)
-    if args.progress == "json":
-        emit(PredictDone(str(out), len(table), skipped))
-    print(out)
-    return 0
+    return _predicted(args, out, table, skipped)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
@@ -282,7 +265,6 @@ def _run_predict_model(args: argparse.Namespace, paths: list[Path]) -> int:
     """predict --model: any model kind (BirdNET, Perch v2, a checkpoint), embeddings optional."""
     import numpy as np
 
-    from trainer.inference import write_table
     from trainer.models.base import hop_for
     from trainer.models.predict import predict_windows
     from trainer.models.registry import load_model
@@ -290,24 +272,10 @@ def _run_predict_model(args: argparse.Namespace, paths: list[Path]) -> int:
     model = load_model(args.model, args.model_file, threads=args.threads, engine=args.engine, precision=args.precision)
     print(f"{model.info.name}: {len(model.info.classes)} classes, licence {model.info.licence}", file=sys.stderr)
 
-    def on_file(number: int, total: int, path: Path) -> None:
-        if args.progress == "json":
-            emit(PredictStep(number, total, str(path)))
-        elif args.progress == "bar":
-            print(f"[{number + 1}/{total}] {path}", file=sys.stderr)
-
-    def on_warning(message: str) -> None:
-        if args.progress == "json":
-            emit(Warned(message))
-        print(f"birdview-train: warning: {message}", file=sys.stderr)
-
+    on_file, on_warning = _predict_reporters(args.progress)
     hop = hop_for(model.info.window_s, args.overlap)
     table, embeddings, skipped = predict_windows(paths, model, hop, args.skip_bad, on_file, on_warning)
-    for line in skipped:
-        print(f"skipped: {line}", file=sys.stderr)
-    if table.empty and paths:
-        raise InferenceError(f"nothing was scored: all {len(paths)} file(s) were skipped, see above")
-    out = write_table(table, args.out)
+    out = _write_predictions(args, table, skipped, paths)
     if args.embeddings:
         Path(args.embeddings).parent.mkdir(parents=True, exist_ok=True)
         np.savez(
@@ -317,6 +285,39 @@ def _run_predict_model(args: argparse.Namespace, paths: list[Path]) -> int:
         )
     if args.submission:
         print("birdview-train: --submission needs a birdview-train checkpoint; not written", file=sys.stderr)
+    return _predicted(args, out, table, skipped)
+
+
+def _predict_reporters(progress: str):
+    """(on_file, on_warning) for predict: JSON progress events, a line per file, warnings on stderr."""
+
+    def on_file(number: int, total: int, path: Path) -> None:
+        if progress == "json":
+            emit(PredictStep(number, total, str(path)))
+        elif progress == "bar":
+            print(f"[{number + 1}/{total}] {path}", file=sys.stderr)
+
+    def on_warning(message: str) -> None:
+        if progress == "json":
+            emit(Warned(message))
+        print(f"birdview-train: warning: {message}", file=sys.stderr)
+
+    return on_file, on_warning
+
+
+def _write_predictions(args: argparse.Namespace, table, skipped: list[str], paths: list) -> Path:
+    """The skipped files said, the table written; nothing scored of a non-empty list is an error
+    (an empty --shard part has nothing to score: not an error)."""
+    from trainer.inference import write_table
+
+    for line in skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    if table.empty and paths:
+        raise InferenceError(f"nothing was scored: all {len(paths)} file(s) were skipped, see above")
+    return write_table(table, args.out)
+
+
+def _predicted(args: argparse.Namespace, out: Path, table, skipped: list[str]) -> int:
     if args.progress == "json":
         emit(PredictDone(str(out), len(table), skipped))
     print(out)

@@ -189,7 +189,7 @@ def _score_file(
             indices = []
             for chunk in mel_chunks(path, frontend, shift, workers=workers, on_truncated=truncation.append):
                 for number in members:
-                    parts[number].append(probabilities(scorers[number], chunk.mels, batch_size))
+                    parts[number].append(probabilities(scorers[number], chunk.inputs, batch_size))
                 indices.append(chunk.index)
             index = np.concatenate(indices)
             for number in members:
@@ -238,10 +238,7 @@ def predict(
         if on_file is not None:
             on_file(number, len(paths), path)
         try:
-            if not path.exists():
-                raise InferenceError(f"{path}: file not found")
-            if path.is_dir():
-                raise InferenceError(f"{path}: is a folder with no audio files")
+            check_audio_path(path)
             index, per_scorer = _score_file(path, scorers, batch_size, shifts, workers, warn)
         except InferenceError as exc:
             if not skip_bad:
@@ -252,16 +249,35 @@ def predict(
         probabilities = stacked.mean(axis=0) if ensemble == "mean" else stacked.min(axis=0)
         if smoothing:
             probabilities = smooth(probabilities)
-        ends = (index + 1) * window_s
-        table = pd.DataFrame(probabilities.astype(np.float32), columns=classes)
-        table.insert(0, "end_s", ends)
-        table.insert(0, "start_s", index * window_s)
-        table.insert(0, "row_id", [f"{path.stem}_{_seconds(e)}" for e in ends])
-        table.insert(0, "file", str(path))
-        frames.append(table)
+        frames.append(window_table(path, classes, index * window_s, (index + 1) * window_s, probabilities))
+    return join_tables(frames, classes), skipped
+
+
+def check_audio_path(path: Path) -> None:
+    """InferenceError unless ``path`` is a file there is to score."""
+    if not path.exists():
+        raise InferenceError(f"{path}: file not found")
+    if path.is_dir():
+        raise InferenceError(f"{path}: is a folder with no audio files")
+
+
+def window_table(
+    path: Path, classes: Sequence[str], starts: np.ndarray, ends: np.ndarray, probabilities: np.ndarray
+) -> pd.DataFrame:
+    """One file's windows as ``predict`` writes them: file, row_id (``<stem>_<end s>``, BirdCLEF's),
+    start_s, end_s, then one probability column per class."""
+    table = pd.DataFrame(probabilities.astype(np.float32), columns=list(classes))
+    table.insert(0, "end_s", np.round(ends, 6))
+    table.insert(0, "start_s", np.round(starts, 6))
+    table.insert(0, "row_id", [f"{path.stem}_{_seconds(e)}" for e in np.round(ends, 6)])
+    table.insert(0, "file", str(path))
+    return table
+
+
+def join_tables(frames: list[pd.DataFrame], classes: Sequence[str]) -> pd.DataFrame:
     if not frames:
-        return pd.DataFrame(columns=["file", "row_id", "start_s", "end_s", *classes]), skipped
-    return pd.concat(frames, ignore_index=True), skipped
+        return pd.DataFrame(columns=["file", "row_id", "start_s", "end_s", *classes])
+    return pd.concat(frames, ignore_index=True)
 
 
 def _seconds(value: float) -> str:

@@ -35,9 +35,9 @@ class InferenceError(ValueError):
 
 
 @dataclass
-class MelChunk:
-    index: np.ndarray  # window numbers (0 = the first 5 s)
-    mels: np.ndarray  # (windows, 1, n_mels, frames)
+class WindowChunk:
+    index: np.ndarray  # window numbers: window w starts at w * hop_s
+    inputs: np.ndarray  # a model's inputs, one row per window: mels (windows, 1, n_mels, frames) or audio
 
 
 def window_count(duration_s: float, window_s: float, hop_s: float | None = None) -> int:
@@ -220,7 +220,7 @@ def mel_chunks(
     workers: int | None = None,
     on_truncated: Callable[[str], None] | None = None,
     hop_s: float | None = None,
-) -> Iterator[MelChunk]:
+) -> Iterator[WindowChunk]:
     """The mels of a file's windows from ``start_window`` on, chunk by chunk, in order (see
     window_chunks). ``hop_s``: seconds between windows (default: the window, no overlap)."""
     return window_chunks(
@@ -244,7 +244,7 @@ def window_chunks(
     start_window: int = 0,
     workers: int | None = None,
     on_truncated: Callable[[str], None] | None = None,
-) -> Iterator[MelChunk]:
+) -> Iterator[WindowChunk]:
     """A file's windows from ``start_window`` on, as ``transform`` makes them into a model's
     inputs (mels, or the audio itself), chunk by chunk, in order.
 
@@ -271,9 +271,9 @@ def window_chunks(
         ]
         pending.append((first, last, futures))
 
-    def collect() -> MelChunk:
+    def collect() -> WindowChunk:
         first, last, futures = pending.popleft()
-        return MelChunk(np.arange(first, last), np.concatenate([future.result() for future in futures]))
+        return WindowChunk(np.arange(first, last), np.concatenate([future.result() for future in futures]))
 
     try:
         for first in range(start_window, n_windows, chunk_windows):

@@ -101,10 +101,10 @@ def test_mel_chunks_arrive_in_order_and_equal_the_front_end(tmp_path: Path) -> N
     for workers in (1, 2, 3):
         chunks = list(mel_chunks(path, frontend, chunk_windows=4, workers=workers))
         assert [c.index.tolist() for c in chunks] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10]]
-        np.testing.assert_allclose(np.concatenate([c.mels for c in chunks]), expected, atol=1e-5)
+        np.testing.assert_allclose(np.concatenate([c.inputs for c in chunks]), expected, atol=1e-5)
     resumed = list(mel_chunks(path, frontend, chunk_windows=4, start_window=6, workers=2))
     assert [c.index.tolist() for c in resumed] == [[6, 7, 8, 9], [10]]
-    np.testing.assert_allclose(resumed[0].mels, expected[6:10], atol=1e-5)
+    np.testing.assert_allclose(resumed[0].inputs, expected[6:10], atol=1e-5)
 
 
 @pytest.mark.parametrize("native_rate", [2205, 3000])
@@ -117,7 +117,7 @@ def test_resampled_chunks_equal_the_whole_file_resampled_at_once(tmp_path: Path,
     whole = soxr.resample(samples, native_rate, 1000).astype(np.float32)
     frontend = MelFrontEnd(SMALL_FRONT_END)
     expected = frontend.numpy(whole.reshape(11, 5000))
-    got = np.concatenate([c.mels for c in mel_chunks(path, frontend, chunk_windows=3, workers=2)])
+    got = np.concatenate([c.inputs for c in mel_chunks(path, frontend, chunk_windows=3, workers=2)])
     # Parts start at windows 2, 3, 5, 6, 8 and 9: without a guard the resampler's edges showed at
     # each. The file's own first and last windows differ a little in how the two fill past its ends.
     np.testing.assert_allclose(got[1:-1], expected[1:-1], atol=1e-4)

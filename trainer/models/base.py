@@ -13,9 +13,12 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:  # the window stream imports torch; this interface stays light (the app imports it)
+    from trainer.window_stream import WindowChunk
 
 
 class ModelError(ValueError):
@@ -55,12 +58,6 @@ class ModelInfo:
     @property
     def classes(self) -> list[str]:
         return [name.code for name in self.species]
-
-
-@dataclass
-class WindowChunk:
-    index: np.ndarray  # window numbers: window w starts at w * hop_s
-    inputs: np.ndarray  # what ``infer`` takes, one row per window
 
 
 class WindowModel(Protocol):

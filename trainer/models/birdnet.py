@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trainer.models.base import ModelError, ModelInfo, SpeciesName, WindowChunk, sigmoid
+from trainer.models.base import ModelError, ModelInfo, SpeciesName, sigmoid
 from trainer.models.taxonomy import species_from_label
-from trainer.window_stream import CHUNK_WINDOWS, WindowGeometry, default_workers, window_chunks
+from trainer.window_stream import CHUNK_WINDOWS, WindowChunk, WindowGeometry, default_workers, window_chunks
 
 if TYPE_CHECKING:
     from ai_edge_litert.interpreter import Interpreter
@@ -193,7 +193,7 @@ class BirdNetModel:
         chunk_windows: int = CHUNK_WINDOWS,
         on_truncated: Callable[[str], None] | None = None,
     ) -> Iterator[WindowChunk]:
-        stream = window_chunks(
+        return window_chunks(
             path,
             WindowGeometry(SAMPLE_RATE, WINDOW_S, WINDOW_S, hop_s),
             _as_input,
@@ -201,11 +201,6 @@ class BirdNetModel:
             start_window=start_window,
             on_truncated=on_truncated,
         )
-        try:
-            for chunk in stream:
-                yield WindowChunk(chunk.index, chunk.mels)
-        finally:
-            stream.close()
 
     def infer(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities (windows, 6522) and embeddings (windows, 1024) of 3-second windows at 48 kHz."""

@@ -24,8 +24,9 @@ import torch
 from trainer.checkpoint import CheckpointError, load_plain
 from trainer.evaluate import comparison_metrics
 from trainer.metrics import macro_roc_auc
-from trainer.models.base import ModelError, ModelInfo, SpeciesName, WindowChunk, WindowModel, sigmoid
+from trainer.models.base import ModelError, ModelInfo, SpeciesName, WindowModel, sigmoid
 from trainer.progress import Done, Started, TrainStep, Validated, emit
+from trainer.window_stream import WindowChunk
 
 HEAD_KIND = "embedding-head"
 HEAD_FILE = "head.pt"

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from trainer.models.base import BIRD, OTHER, ModelError, ModelInfo, SpeciesName, WindowChunk, sigmoid
+from trainer.models.base import BIRD, OTHER, ModelError, ModelInfo, SpeciesName, sigmoid
 from trainer.models.taxonomy import species_from_label
-from trainer.window_stream import CHUNK_WINDOWS, WindowGeometry, window_chunks
+from trainer.window_stream import CHUNK_WINDOWS, WindowChunk, WindowGeometry, window_chunks
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
@@ -97,7 +97,7 @@ class PerchModel:
         chunk_windows: int = CHUNK_WINDOWS,
         on_truncated: Callable[[str], None] | None = None,
     ) -> Iterator[WindowChunk]:
-        stream = window_chunks(
+        return window_chunks(
             path,
             WindowGeometry(SAMPLE_RATE, WINDOW_S, WINDOW_S, hop_s),
             peak_normalised,
@@ -105,11 +105,6 @@ class PerchModel:
             start_window=start_window,
             on_truncated=on_truncated,
         )
-        try:
-            for chunk in stream:
-                yield WindowChunk(chunk.index, chunk.mels)
-        finally:
-            stream.close()
 
     def infer(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities and embeddings of peak-normalised windows (what ``chunks`` yields)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trainer.inference import check_audio_path, join_tables, window_table
 from trainer.models.base import WindowModel
 from trainer.window_stream import InferenceError
 
@@ -31,10 +32,7 @@ def predict_windows(
         if on_file is not None:
             on_file(number, len(paths), path)
         try:
-            if not path.exists():
-                raise InferenceError(f"{path}: file not found")
-            if path.is_dir():
-                raise InferenceError(f"{path}: is a folder with no audio files")
+            check_audio_path(path)
             index, scores, vectors = [], [], []
             for chunk in model.chunks(path, hop, on_truncated=on_warning):
                 probabilities, embedding = model.infer(chunk.inputs)
@@ -46,20 +44,7 @@ def predict_windows(
                 raise
             skipped.append(str(exc))
             continue
-        windows = np.concatenate(index)
-        starts = windows * hop
-        ends = starts + info.window_s
-        table = pd.DataFrame(np.concatenate(scores), columns=info.classes)
-        table.insert(0, "end_s", np.round(ends, 6))
-        table.insert(0, "start_s", np.round(starts, 6))
-        table.insert(0, "row_id", [f"{path.stem}_{_seconds(e)}" for e in ends])
-        table.insert(0, "file", str(path))
-        frames.append(table)
+        starts = np.concatenate(index) * hop
+        frames.append(window_table(path, info.classes, starts, starts + info.window_s, np.concatenate(scores)))
         embeddings[str(path)] = np.concatenate(vectors)
-    if not frames:
-        return pd.DataFrame(columns=["file", "row_id", "start_s", "end_s", *info.classes]), embeddings, skipped
-    return pd.concat(frames, ignore_index=True), embeddings, skipped
-
-
-def _seconds(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+    return join_tables(frames, info.classes), embeddings, skipped

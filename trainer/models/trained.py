@@ -14,8 +14,8 @@ import numpy as np
 
 from trainer.frontend import MelFrontEnd
 from trainer.inference import InferenceError, Scorer, load_scorer
-from trainer.models.base import ModelError, ModelInfo, SpeciesName, WindowChunk, sigmoid
-from trainer.window_stream import CHUNK_WINDOWS, mel_chunks
+from trainer.models.base import ModelError, ModelInfo, SpeciesName, sigmoid
+from trainer.window_stream import CHUNK_WINDOWS, WindowChunk, mel_chunks
 
 TRAINED_KIND = "birdview-train"
 
@@ -55,7 +55,7 @@ class TrainedModel:
         chunk_windows: int = CHUNK_WINDOWS,
         on_truncated: Callable[[str], None] | None = None,
     ) -> Iterator[WindowChunk]:
-        stream = mel_chunks(
+        return mel_chunks(
             path,
             self.frontend,
             chunk_windows=chunk_windows,
@@ -63,11 +63,6 @@ class TrainedModel:
             on_truncated=on_truncated,
             hop_s=hop_s,
         )
-        try:
-            for chunk in stream:
-                yield WindowChunk(chunk.index, chunk.mels)
-        finally:
-            stream.close()
 
     def infer(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         logits, embeddings = [], []

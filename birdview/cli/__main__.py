@@ -1,0 +1,5 @@
+import sys
+
+from birdview.cli import main
+
+sys.exit(main())

@@ -1,0 +1,164 @@
+"""``birdview`` subcommands — model versions: adding, activating, scoring with them, retraining."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from birdview.cli.common import open_project
+
+if TYPE_CHECKING:
+    from birdview.jobs.child_process import JobEvent
+
+
+def _models(argv: list[str]) -> int:
+    from birdview.jobs.scoring import add_model
+    from trainer.models.registry import BUILT_IN, DESCRIPTIONS
+
+    parser = argparse.ArgumentParser(
+        prog="birdview models",
+        description="List, add and activate model versions. Built-in kinds: "
+        + "; ".join(f"{kind}: {text}" for kind, text in DESCRIPTIONS.items()),
+    )
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument(
+        "--add",
+        nargs="+",
+        metavar="MODEL",
+        help="birdnet | perch-v2 FILE | a birdview-train checkpoint (.ckpt) or ONNX export (.onnx)",
+    )
+    parser.add_argument("--activate", type=int, metavar="VERSION")
+    args = parser.parse_args(argv)
+    with open_project(args.project) as project:
+        if args.add:
+            kind, *rest = args.add
+            if len(rest) > (1 if kind in BUILT_IN else 0):
+                parser.error(f"--add {kind} takes {'one file' if kind in BUILT_IN else 'no more arguments'}")
+            model = add_model(project, kind, file=rest[0] if rest else None)
+            print(f"added model version {model.version}: {model.name}, {len(model.classes)} classes")
+            print(f"licence: {model.licence}")
+            if model.kind == "birdnet":
+                from trainer.models.birdnet import BIRDNET_NOTICE
+
+                print(BIRDNET_NOTICE)
+        if args.activate is not None:
+            project.activate_model(args.activate)
+        print("version\tactive\tkind\tname\tparent\tcreated\tclasses\twindow_s\thop_s\tlicence\tpath")
+        for model in project.models():
+            print(
+                f"{model.version}\t{'*' if model.active else ''}\t{model.kind}\t{model.name or ''}\t"
+                f"{model.parent or ''}\t{model.created_at}\t{len(model.classes)}\t{model.window_s:g}\t"
+                f"{model.hop_s:g}\t{model.licence or ''}\t{model.path}"
+            )
+    return 0
+
+
+def _score(argv: list[str]) -> int:
+    from birdview.jobs.scoring import score
+    from trainer.inference import ENGINE_HELP, ENGINES
+    from trainer.openvino_backend import PRECISIONS
+
+    parser = argparse.ArgumentParser(prog="birdview score", description="Score the project's unscored windows.")
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--model", type=int, metavar="VERSION", help="default: the active model")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help=ENGINE_HELP,
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="bf16: faster on CPUs with bf16 (OpenVINO) or on a GPU (cuda)",
+    )
+    parser.add_argument(
+        "--overlap",
+        type=float,
+        help="overlap of windows as a fraction of the model's window (0.5: a 3 s window every 1.5 s); "
+        "default: as the model was scored before, else 0",
+    )
+    parser.add_argument(
+        "--rescore", action="store_true", help="discard the model's predictions and embeddings and score again"
+    )
+    args = parser.parse_args(argv)
+
+    def report(progress) -> None:
+        eta = f", {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
+        print(f"{progress.recording}: {progress.windows_done}/{progress.windows_total} windows{eta}", file=sys.stderr)
+
+    result = score(
+        args.project,
+        args.model,
+        on_progress=report,
+        engine=args.engine,
+        precision=args.precision,
+        overlap=args.overlap,
+        rescore=args.rescore,
+    )
+    for problem in result.problems:
+        print(f"birdview: {problem}", file=sys.stderr)
+    print(f"{result.windows} window(s) of {result.recordings} recording(s) scored")
+    return 1 if result.problems else 0
+
+
+def _retrain(argv: list[str]) -> int:
+    from birdview.jobs.retrain import MODES, register_result, start_retrain
+
+    parser = argparse.ArgumentParser(
+        prog="birdview retrain",
+        description="Retrain the active model on the project's labels (prints the new checkpoint).",
+    )
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--mode", choices=MODES, default="quick")
+    parser.add_argument("--base-data", type=Path, help="a BirdCLEF-layout dataset to train on as well")
+    parser.add_argument("--epochs", type=int)
+    args = parser.parse_args(argv)
+
+    def report(event: JobEvent) -> None:
+        text = _training_progress(event)
+        if text is not None:
+            print(f"birdview retrain: {text}", file=sys.stderr)
+
+    with open_project(args.project) as project:
+        job = start_retrain(project, args.mode, args.base_data, args.epochs, on_event=report)
+        try:
+            state = job.process.wait()
+        except KeyboardInterrupt:
+            job.process.cancel()
+            state = job.process.wait()
+        if state.state != "done":
+            print(f"birdview retrain: {state.state}: {state.message}", file=sys.stderr)
+            return 1
+        model = register_result(project, job.process.folder)
+        new, old = model.metrics.get("new", {}), model.metrics.get("old", {})
+        print(
+            f"model version {model.version} (from {model.parent}): validation ROC-AUC {new.get('roc_auc'):.3f}"
+            + (f" (was {old.get('roc_auc'):.3f})" if old else ""),
+            file=sys.stderr,
+        )
+        print(model.path)
+    return 0
+
+
+def _training_progress(event: JobEvent) -> str | None:
+    """A training job's progress event as a line for the terminal; None for other events."""
+    from trainer.progress import Started, TrainStep, Validated
+
+    def number(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.4f}"
+
+    if isinstance(event, Started):
+        return f"training started: epoch {event.epoch}, {event.total} steps"
+    if isinstance(event, TrainStep):
+        return f"epoch {event.epoch}, step {event.step}/{event.total}, loss {number(event.loss)}"
+    if isinstance(event, Validated):
+        metrics = ", ".join(f"{name} {number(value)}" for name, value in sorted(event.metrics.items()))
+        return f"epoch {event.epoch}, step {event.step}/{event.total}, validation: {metrics}"
+    return None
+
+
+COMMANDS = {"models": _models, "score": _score, "retrain": _retrain}

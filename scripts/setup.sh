@@ -46,7 +46,7 @@ install_python_packages() {
   fi
   echo "setup: installing Python packages into .venv (the first time takes a few minutes: torch is large)"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev,birdnet]'
+  .venv/bin/python -m pip install -q -e '.[dev,birdnet,cluster]'
   echo "$wanted" > "$stamp"
 }
 

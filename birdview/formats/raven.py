@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from birdview.audio.measure import RAVEN_COLUMNS
 from birdview.formats.labels import (
     LabelFileError,
     TableLabel,
@@ -110,12 +111,18 @@ HEADER = [
 ]
 
 
-def write(path: Path, rows: list[dict]) -> Path:
-    """rows: dicts with the HEADER's keys (Selection and View are filled in here). Written whole
-    or not at all."""
+#: Raven Pro's measurement columns (see :mod:`birdview.audio.measure`), written after HEADER's.
+MEASUREMENT_COLUMNS = list(RAVEN_COLUMNS)
+
+
+def write(path: Path, rows: list[dict], measurements: bool = False) -> Path:
+    """rows: dicts with the HEADER's keys (Selection and View are filled in here) and, with
+    ``measurements``, the MEASUREMENT_COLUMNS' (formatted cells; a missing one is left empty),
+    written after HEADER's. Written whole or not at all."""
+    header = HEADER + MEASUREMENT_COLUMNS if measurements else HEADER
     with atomic_write(path) as temp, open(temp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(HEADER)
+        writer.writerow(header)
         for number_, row in enumerate(rows, start=1):
-            writer.writerow([number_, "Spectrogram 1", row.get("Channel", 1)] + [row.get(c, "") for c in HEADER[3:]])
+            writer.writerow([number_, "Spectrogram 1", row.get("Channel", 1)] + [row.get(c, "") for c in header[3:]])
     return path

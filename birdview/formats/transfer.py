@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from birdview.audio.measure import MeasureError, Measurements, format_value, measure_boxes
 from birdview.audio.recording import AudioFileError, Recording
 from birdview.formats import aoef, audacity, birdclef, birdnet, clips, perch, raven
 from birdview.formats.labels import LabelFileError, TableLabel, refusal
@@ -361,9 +362,60 @@ def _rows(project: Project, annotations: Sequence[Annotation]) -> list[dict]:
                 "score": a.score,
                 "common": common,
                 "scientific": scientific,
+                "channel": a.channel,
             }
         )
     return rows
+
+
+def measure_annotations(
+    project: Project, annotations: Sequence[Annotation], problems: list[str] | None = None
+) -> list[Measurements | None]:
+    """Raven-style measurements of each label (:mod:`birdview.audio.measure`), in the labels'
+    order, each recording opened once and only the audio around its labels read. A label that
+    cannot be measured (its recording missing or unreadable, the label outside it) gets None, and
+    a line naming the label, its recording and what is wrong is added to ``problems``; the others
+    are measured all the same."""
+    problems = [] if problems is None else problems
+    recordings = {r.id: r for r in project.recordings()}
+    by_recording: dict[int, list[int]] = {}
+    for index, annotation in enumerate(annotations):
+        by_recording.setdefault(annotation.recording_id, []).append(index)
+    results: list[Measurements | None] = [None] * len(annotations)
+    for recording_id, indices in by_recording.items():
+        row = recordings.get(recording_id)
+        if row is None:
+            problems += [
+                f"{_label_name(annotations[i])}: recording {recording_id} is not in the project" for i in indices
+            ]
+            continue
+        try:
+            recording = Recording.open(row.path)
+        except AudioFileError as exc:
+            problems += [f"{_label_name(annotations[i])}: {exc}" for i in indices]
+            continue
+        try:
+            for index, result in zip(indices, measure_boxes(recording, [annotations[i] for i in indices]), strict=True):
+                if isinstance(result, MeasureError):
+                    problems.append(f"{_label_name(annotations[index])}: {result}")
+                else:
+                    results[index] = result
+        finally:
+            recording.close()
+    return results
+
+
+def _label_name(annotation: Annotation) -> str:
+    return (
+        f"label {annotation.id} ({annotation.species or 'no species'}, "
+        f"{annotation.start_s:.3f}–{annotation.end_s:.3f} s)"
+    )
+
+
+def measurement_cells(measured: Measurements | None) -> dict[str, str]:
+    """A label's measurements as Raven table cells (all empty when it was not measured)."""
+    values = measured.raven() if measured is not None else dict.fromkeys(raven.MEASUREMENT_COLUMNS)
+    return {column: format_value(column, value) for column, value in values.items()}
 
 
 def export(
@@ -372,8 +424,14 @@ def export(
     out: str | Path,
     annotations: Sequence[Annotation] | None = None,
     pad_s: float = 0.0,
+    measure: bool = True,
+    problems: list[str] | None = None,
 ) -> list[Path]:
     """Write labels (all of the project's by default); returns the files written.
+
+    Raven tables (with ``measure``) get the Raven measurement columns after the selection's own
+    (:func:`measure_annotations`); a label that cannot be measured keeps its row with those cells
+    empty, and why is added to ``problems``.
 
     File and folder names made from recording names and species are safe names inside ``out``
     (:func:`birdview.store.paths.safe_component`); the tables keep the species as they are. All
@@ -385,6 +443,9 @@ def export(
         raise LabelFileError(f"unknown export format {fmt!r}; one of {', '.join(EXPORT_FORMATS)}")
     annotations = list(project.annotations()) if annotations is None else list(annotations)
     rows = _rows(project, annotations)
+    if fmt == "raven" and measure:
+        for row, measured in zip(rows, measure_annotations(project, annotations, problems), strict=True):
+            row["measured"] = measured
     try:
         with staged_writes() as batch:
             return _export(project, fmt, out, rows, pad_s, batch)
@@ -417,13 +478,14 @@ def _export(project: Project, fmt: str, out: Path, rows: list[dict], pad_s: floa
             stem = safe_component(Path(r.name).stem)
             if fmt == "raven":
                 name = unique_name(Path(), f"{stem}{RAVEN_SUFFIX}", used, RAVEN_SUFFIX)
-                written.append(raven.write(child_path(out, name), [_raven_row(x) for x in by_recording[r.id]]))
+                table = [_raven_row(x) for x in by_recording[r.id]]
+                written.append(raven.write(child_path(out, name), table, measurements="measured" in rows[0]))
             else:
                 name = unique_name(Path(), f"{stem}.txt", used)
                 written.append(audacity.write(child_path(out, name), by_recording[r.id]))
         return written
     if fmt == "raven":
-        return [raven.write(out, [_raven_row(row) for row in rows])]
+        return [raven.write(out, [_raven_row(row) for row in rows], measurements=bool(rows) and "measured" in rows[0])]
     if fmt == "audacity":
         if len(by_recording) > 1:
             raise LabelFileError(f"{out}: labels of {len(by_recording)} recordings; give a folder instead")
@@ -482,7 +544,9 @@ def _export(project: Project, fmt: str, out: Path, rows: list[dict], pad_s: floa
 
 def _raven_row(row: dict) -> dict:
     whole = row["low_hz"] is None or row["high_hz"] is None
+    channel = row.get("channel")
     return {
+        "Channel": 1 if channel is None else channel + 1,
         "Begin Time (s)": f"{row['start_s']:.6f}",
         "End Time (s)": f"{row['end_s']:.6f}",
         "Low Freq (Hz)": f"{0.0 if whole else row['low_hz']:.3f}",
@@ -494,7 +558,25 @@ def _raven_row(row: dict) -> dict:
         "Score": "" if row["score"] is None else f"{row['score']:.6f}",
         "Begin Path": row["path"],
         "File Offset (s)": f"{row['start_s']:.6f}",
+        **(measurement_cells(row["measured"]) if "measured" in row else {}),
     }
+
+
+def write_measurements(
+    project: Project, annotations: Sequence[Annotation], out: str | Path, problems: list[str] | None = None
+) -> Path:
+    """One Raven selection table (tab-separated, whatever ``out`` is named) of the labels, one row
+    each, with the selection's columns then Raven's measurement columns; a label that cannot be
+    measured keeps its row with those cells empty, and why is added to ``problems``. Written
+    whole or not at all (a failure raises :class:`LabelFileError` naming the file)."""
+    out = Path(out)
+    rows = _rows(project, annotations)
+    for row, measured in zip(rows, measure_annotations(project, annotations, problems), strict=True):
+        row["measured"] = measured
+    try:
+        return raven.write(out, [_raven_row(row) for row in rows], measurements=True)
+    except OSError as exc:
+        raise LabelFileError(_write_error(exc, out)) from None
 
 
 def write_detections(fmt: str, rows: list[dict], out: str | Path) -> Path:

@@ -101,7 +101,9 @@ class ProjectActions:
             row = project.recording_by_path(self._current_path()) if self._current_path() else None
             chosen = [a for a in chosen if row is not None and a.recording_id == row.id]
         try:
-            written = export(project, fmt, out, chosen)
+            # Measuring reads audio around every label: on the GUI thread it would freeze the
+            # window, so the menu writes the selection table; `birdview measure` adds measurements.
+            written = export(project, fmt, out, chosen, measure=False)
         except (LabelFileError, ProjectError, OSError) as exc:
             self._status(f"Export failed: {exc}")
             return []

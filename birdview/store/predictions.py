@@ -16,6 +16,9 @@ DENSE, SPARSE = "dense", "sparse"
 #: Scores below this are not kept in sparse blocks (they read back as 0).
 SPARSE_FLOOR = 0.01
 _ENTRY_BYTES = 6  # window (uint16), class (uint16), score (float16)
+#: Windows per stored block at most: an hour of 5 s windows. Scores stored a few windows at a time
+#: are appended to the block before them up to this (queries read a block at a time).
+BLOCK_WINDOWS = 720
 
 
 def encode(scores: np.ndarray) -> tuple[str, bytes]:
@@ -30,24 +33,195 @@ def encode(scores: np.ndarray) -> tuple[str, bytes]:
     return SPARSE, header + body + scores[rows, columns].tobytes()
 
 
-def decode(encoding: str, blob: bytes, windows: int, classes: int, columns: Sequence[int] | None = None) -> np.ndarray:
-    """The block as float32 (windows, classes), or only ``columns`` of it, in their order."""
-    if encoding == DENSE:
-        block = np.frombuffer(blob, dtype=np.float16).reshape(windows, classes)
-        chosen = block if columns is None else block[:, list(columns)]
-        return chosen.astype(np.float32)
+def _sparse_parts(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, columns, float16 values) of a sparse block's entries."""
     count = int(np.frombuffer(blob[:4], dtype=np.uint32)[0])
     rows = np.frombuffer(blob, dtype=np.uint16, count=count, offset=4)
     cols = np.frombuffer(blob, dtype=np.uint16, count=count, offset=4 + 2 * count)
-    values = np.frombuffer(blob, dtype=np.float16, count=count, offset=4 + 4 * count).astype(np.float32)
+    values = np.frombuffer(blob, dtype=np.float16, count=count, offset=4 + 4 * count)
+    return rows, cols, values
+
+
+def decode(
+    encoding: str,
+    blob: bytes,
+    windows: int,
+    classes: int,
+    columns: Sequence[int] | None = None,
+    lo: int = 0,
+    hi: int | None = None,
+) -> np.ndarray:
+    """The block as float32 (windows, classes), or only ``columns`` of it, in their order; only its
+    windows ``lo`` to ``hi`` (exclusive) where given."""
+    hi = windows if hi is None else max(lo, min(hi, windows))
+    if encoding == DENSE:
+        block = np.frombuffer(blob, dtype=np.float16).reshape(windows, classes)[lo:hi]
+        chosen = block if columns is None else block[:, list(columns)]
+        return chosen.astype(np.float32)
+    rows, cols, values = _sparse_parts(blob)
+    if lo > 0 or hi < windows:
+        inside = (rows >= lo) & (rows < hi)
+        rows, cols, values = rows[inside] - lo, cols[inside], values[inside]
     if columns is None:
-        out = np.zeros((windows, classes), dtype=np.float32)
+        out = np.zeros((hi - lo, classes), dtype=np.float32)
         out[rows, cols] = values
+        return out
+    out = np.zeros((hi - lo, len(columns)), dtype=np.float32)
+    if len(columns) == 1:
+        keep = cols == columns[0]
+        out[rows[keep], 0] = values[keep]
         return out
     where = np.full(classes, -1, dtype=np.int64)
     where[np.asarray(columns, dtype=np.int64)] = np.arange(len(columns))
-    out = np.zeros((windows, len(columns)), dtype=np.float32)
     target = where[cols]
     keep = target >= 0
     out[rows[keep], target[keep]] = values[keep]
     return out
+
+
+def hits(
+    encoding: str, blob: bytes, windows: int, target: np.ndarray, lowest: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row, counted class) of a block's scores at or above each counted class's ``lowest``:
+    ``target`` maps each model column to a counted class (-1: not counted). Sparse blocks are
+    read as their entries, never made dense (6,522 BirdNET classes cost only the kept scores);
+    below :data:`SPARSE_FLOOR` their left-out zeros count too, so they are expanded."""
+    wanted = np.flatnonzero(target >= 0)
+    if encoding == SPARSE and lowest.min() >= SPARSE_FLOOR:
+        rows, cols, values = _sparse_parts(blob)
+        code = target[cols]
+        keep = code >= 0
+        keep[keep] = values[keep].astype(np.float32) >= lowest[code[keep]]
+        return rows[keep].astype(np.int64), code[keep]
+    every = len(wanted) == len(target)
+    block = decode(encoding, blob, windows, len(target), None if every else wanted)
+    rows, cols = np.nonzero(block >= lowest[target[wanted]])
+    return rows.astype(np.int64), target[wanted[cols]]
+
+
+def decode_run(blocks: Sequence[tuple[str, bytes, int]], classes: int, columns: Sequence[int]) -> np.ndarray:
+    """``columns`` of consecutive blocks (encoding, bytes, windows) as one float32 array, the
+    blocks' windows one after another: what :func:`decode` gives for each, concatenated."""
+    total = sum(windows for _, _, windows in blocks)
+    out = np.zeros((total, len(columns)), dtype=np.float32)
+    parts, offsets, counts = [], [], []
+    position = 0
+    for encoding, blob, windows in blocks:
+        if encoding == DENSE:
+            out[position : position + windows] = decode(encoding, blob, windows, classes, columns)
+        else:
+            parts.append(_sparse_parts(blob))
+            offsets.append(position)
+            counts.append(len(parts[-1][0]))
+        position += windows
+    if not parts:
+        return out
+    cols = np.concatenate([c for _, c, _ in parts])
+    if len(columns) == 1:
+        keep = np.flatnonzero(cols == columns[0])
+        target = np.zeros(len(keep), dtype=np.int64)
+    else:
+        where = np.full(classes, -1, dtype=np.int64)
+        where[np.asarray(columns, dtype=np.int64)] = np.arange(len(columns))
+        target = where[cols]
+        keep = np.flatnonzero(target >= 0)
+        target = target[keep]
+    rows = np.concatenate([r for r, _, _ in parts])[keep].astype(np.int64)
+    rows += np.repeat(np.asarray(offsets, dtype=np.int64), counts)[keep]
+    out[rows, target] = np.concatenate([v for _, _, v in parts])[keep]
+    return out
+
+
+def append(encoding: str, blob: bytes, windows: int, classes: int, scores: np.ndarray) -> tuple[str, bytes] | None:
+    """A stored block with the scores of the windows that follow it appended, as (encoding, bytes);
+    None where the two cannot be one block without changing what either reads back (a dense block
+    keeps its scores below the floor; a sparse one has none)."""
+    added, extra = encode(np.asarray(scores, dtype=np.float16))
+    if added != encoding or windows + len(scores) > 65535:
+        return None
+    return encoding, join(encoding, blob, windows, extra)
+
+
+def join(encoding: str, blob: bytes, windows: int, following: bytes) -> bytes:
+    """Two stored blocks of one encoding, the second's windows after the first's ``windows``, as
+    one block of that encoding. Two sparse blocks, each smaller than dense, make a sparse block
+    smaller than dense; nothing is dropped or added."""
+    if encoding == DENSE:
+        return blob + following
+    rows, cols, values = _sparse_parts(blob)
+    more_rows, more_cols, more_values = _sparse_parts(following)
+    header = np.array([len(rows) + len(more_rows)], dtype=np.uint32).tobytes()
+    merged_rows = np.concatenate([rows, more_rows.astype(np.int64) + windows]).astype(np.uint16)
+    return (
+        header + merged_rows.tobytes() + cols.tobytes() + more_cols.tobytes() + values.tobytes() + more_values.tobytes()
+    )
+
+
+# -- each block's maxima: which blocks can hold a score at or above a threshold ---------------------
+
+#: One entry of a block's maxima: a class and its highest score in the block.
+MAXIMUM = np.dtype([("column", "<u2"), ("score", "<f2")])
+
+
+def block_maxima(scores: np.ndarray) -> bytes | None:
+    """Each class's highest score in a block, for the classes reaching ``SPARSE_FLOOR``, as
+    (column uint16, score float16) entries; None for models with more than 65,536 classes."""
+    scores = np.asarray(scores, dtype=np.float16)
+    if scores.shape[1] > 65536:
+        return None
+    peaks = np.fmax.reduce(scores, axis=0) if len(scores) else np.zeros(scores.shape[1], dtype=np.float16)
+    return _entries(peaks)
+
+
+def _entries(peaks: np.ndarray) -> bytes:
+    columns = np.flatnonzero(peaks >= SPARSE_FLOOR)
+    entries = np.empty(len(columns), dtype=MAXIMUM)
+    entries["column"], entries["score"] = columns, peaks[columns]
+    return entries.tobytes()
+
+
+def stored_maxima(encoding: str, blob: bytes, windows: int, classes: int) -> bytes | None:
+    """:func:`block_maxima` of a stored block, read from its bytes (for blocks stored without them)."""
+    if classes > 65536:
+        return None
+    if encoding == DENSE:
+        return block_maxima(np.frombuffer(blob, dtype=np.float16).reshape(windows, classes))
+    _, cols, values = _sparse_parts(blob)
+    peaks = np.zeros(classes, dtype=np.float16)
+    np.fmax.at(peaks, cols, values)
+    return _entries(peaks)
+
+
+def merge_maxima(first: bytes | None, second: bytes | None) -> bytes | None:
+    """The maxima of two blocks made one."""
+    if first is None or second is None:
+        return None
+    entries = np.concatenate([np.frombuffer(first, dtype=MAXIMUM), np.frombuffer(second, dtype=MAXIMUM)])
+    if not len(entries):
+        return b""
+    entries = entries[np.argsort(entries["column"], kind="stable")]
+    starts = np.flatnonzero(np.r_[True, entries["column"][1:] != entries["column"][:-1]])
+    merged = np.empty(len(starts), dtype=MAXIMUM)
+    merged["column"] = entries["column"][starts]
+    merged["score"] = np.fmax.reduceat(entries["score"], starts)
+    return merged.tobytes()
+
+
+def reaching(maxima: Sequence[bytes | None], columns: Sequence[int] | None, min_score: float) -> np.ndarray:
+    """For blocks with these maxima (None: not known), whether one of ``columns`` (None: any class)
+    may score at least ``min_score`` in them. Below ``SPARSE_FLOOR`` every block may."""
+    reach = np.ones(len(maxima), dtype=bool)
+    if min_score < SPARSE_FLOOR or not len(maxima):
+        return reach
+    known = np.array([m is not None for m in maxima], dtype=bool)
+    counts = np.array([len(m) // MAXIMUM.itemsize for m in maxima if m is not None], dtype=np.int64)
+    entries = np.frombuffer(b"".join(m for m in maxima if m is not None), dtype=MAXIMUM)
+    high = entries["score"].astype(np.float32) >= min_score
+    if columns is not None:
+        wanted = np.zeros(65536, dtype=bool)
+        wanted[np.asarray(list(columns), dtype=np.int64)] = True
+        high &= wanted[entries["column"]]
+    hits = np.zeros(len(counts), dtype=bool)
+    hits[np.repeat(np.arange(len(counts)), counts)[high]] = True
+    reach[known] = hits
+    return reach

@@ -116,7 +116,9 @@ class ModelRow:
         return found
 
 
-PREDICTION_CHUNK = 720  # windows per stored block: an hour of 5 s windows
+PREDICTION_CHUNK = predictions.BLOCK_WINDOWS  # windows per stored block: an hour of 5 s windows
+#: Scores that Project.prediction_blocks reads and hands over in one array, at most.
+RUN_VALUES = 1 << 20
 
 
 @dataclass
@@ -858,14 +860,55 @@ class Project:
                 )
             self.embedding_files.write(version, recording_id, first_window, embeddings)
         with self._transaction():
-            for offset in range(0, len(scores), PREDICTION_CHUNK):
+            start = self._append_to_last_block(version, recording_id, len(model.classes), scores, first_window)
+            for offset in range(start, len(scores), PREDICTION_CHUNK):
                 block = scores[offset : offset + PREDICTION_CHUNK]
                 encoding, blob = predictions.encode(block)
-                self.db.execute(
-                    "INSERT OR REPLACE INTO predictions(model_version, recording_id, first_window, windows, scores, "
-                    "encoding) VALUES (?, ?, ?, ?, ?, ?)",
-                    (version, recording_id, first_window + offset, len(block), blob, encoding),
-                )
+                key = (version, recording_id, first_window + offset)
+                self._write_block(key, len(block), blob, encoding, predictions.block_maxima(block))
+
+    def _write_block(self, key: tuple[int, int, int], windows: int, blob: bytes, encoding: str, maxima) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO predictions(model_version, recording_id, first_window, windows, scores, "
+            "encoding) VALUES (?, ?, ?, ?, ?, ?)",
+            (*key, windows, blob, encoding),
+        )
+        self.db.execute(
+            "INSERT OR REPLACE INTO prediction_maxima(model_version, recording_id, first_window, maxima) "
+            "VALUES (?, ?, ?, ?)",
+            (*key, maxima),
+        )
+
+    def _append_to_last_block(
+        self, version: int, recording_id: int, classes: int, scores: np.ndarray, first_window: int
+    ) -> int:
+        """Inside a transaction: the first of ``scores`` appended to the recording's last block where
+        they follow it and it is shorter than PREDICTION_CHUNK (scoring stores 48 windows at a time;
+        queries read a block at a time); returns how many were."""
+        last = self.db.execute(
+            "SELECT first_window, windows, scores, encoding FROM predictions WHERE model_version = ? "
+            "AND recording_id = ? ORDER BY first_window DESC LIMIT 1",
+            (version, recording_id),
+        ).fetchone()
+        if last is None or not len(scores):
+            return 0
+        first, windows, blob, encoding = last
+        if first + windows != first_window or windows >= PREDICTION_CHUNK:
+            return 0
+        taken = scores[: PREDICTION_CHUNK - windows]
+        merged = predictions.append(encoding, blob, windows, classes, taken)
+        if merged is None:
+            return 0
+        found = self.db.execute(
+            "SELECT maxima FROM prediction_maxima WHERE model_version = ? AND recording_id = ? AND first_window = ?",
+            (version, recording_id, first),
+        ).fetchone()
+        if found is None:
+            maxima = predictions.stored_maxima(merged[0], merged[1], windows + len(taken), classes)
+        else:
+            maxima = predictions.merge_maxima(found[0], predictions.block_maxima(taken))
+        self._write_block((version, recording_id, first), windows + len(taken), merged[1], merged[0], maxima)
+        return len(taken)
 
     def embeddings(self, version: int, recording_id: int) -> np.ndarray:
         """The stored embeddings of a recording's scored windows, (windows, dim) float16, read-only.
@@ -906,23 +949,108 @@ class Project:
         blocks, position = [], 0
         for _, windows, blob, encoding in rows:
             if position + windows > lo and position < hi:
-                block = predictions.decode(encoding, blob, windows, n_classes, columns)
-                blocks.append(block[max(0, lo - position) : max(0, hi - position)])
+                blocks.append(
+                    predictions.decode(
+                        encoding, blob, windows, n_classes, columns, max(0, lo - position), max(0, hi - position)
+                    )
+                )
             position += windows
         return start + lo, np.concatenate(blocks) if blocks else np.zeros((0, width), dtype=np.float32)
 
     def prediction_blocks(
-        self, version: int, recording_id: int, columns: Sequence[int] | None = None
+        self,
+        version: int,
+        recording_id: int,
+        columns: Sequence[int] | None = None,
+        min_score: float | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]:
-        """(first window, scores) of each stored block of a recording in order, one at a time."""
+        """(first window, scores) of a recording's stored blocks in order, one at a time; with
+        ``columns``, consecutive blocks come together (up to RUN_VALUES scores), read in one pass.
+        With ``min_score``, only the blocks where one of ``columns`` (all classes: None) scores at
+        least that: the others are left unread, found from each block's maxima (see
+        :func:`birdview.store.predictions.reaching`)."""
         n_classes = len(self.model(version).classes)
-        rows = self.db.execute(
-            "SELECT first_window, windows, scores, encoding FROM predictions WHERE model_version = ? "
-            "AND recording_id = ? ORDER BY first_window",
+        if min_score is None or min_score < predictions.SPARSE_FLOOR:
+            rows = self.db.execute(
+                "SELECT first_window, windows, scores, encoding FROM predictions WHERE model_version = ? "
+                "AND recording_id = ? ORDER BY first_window",
+                (version, recording_id),
+            ).fetchall()
+        else:
+            rows = self._blocks_reaching(version, recording_id, columns, min_score)
+        if columns is None:
+            for first, windows, blob, encoding in rows:
+                yield first, predictions.decode(encoding, blob, windows, n_classes)
+            return
+        run: list[tuple[str, bytes, int]] = []
+        start = end = 0
+        for first, windows, blob, encoding in rows:
+            if run and (first != end or (end - start + windows) * len(columns) > RUN_VALUES):
+                yield start, predictions.decode_run(run, n_classes, columns)
+                run = []
+            if not run:
+                start = first
+            run.append((encoding, blob, windows))
+            end = first + windows
+        if run:
+            yield start, predictions.decode_run(run, n_classes, columns)
+
+    def _blocks_reaching(
+        self, version: int, recording_id: int, columns: Sequence[int] | None, min_score: float
+    ) -> list[tuple[int, int, bytes, str]]:
+        """The stored blocks (first window, windows, scores, encoding) of a recording in which one of
+        ``columns`` may score at least ``min_score``, by their maxima: only those blocks are read."""
+        index = self.db.execute(
+            "SELECT p.first_window, m.maxima FROM predictions AS p "
+            "LEFT JOIN prediction_maxima AS m USING (model_version, recording_id, first_window) "
+            "WHERE p.model_version = ? AND p.recording_id = ? ORDER BY p.first_window",
             (version, recording_id),
         ).fetchall()
-        for first, windows, blob, encoding in rows:
-            yield first, predictions.decode(encoding, blob, windows, n_classes, columns)
+        reach = predictions.reaching([maxima for _, maxima in index], columns, min_score)
+        if reach.all():
+            return self.db.execute(
+                "SELECT first_window, windows, scores, encoding FROM predictions WHERE model_version = ? "
+                "AND recording_id = ? ORDER BY first_window",
+                (version, recording_id),
+            ).fetchall()
+        wanted = [first for (first, _), chosen in zip(index, reach, strict=True) if chosen]
+        rows: list[tuple[int, int, bytes, str]] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows += self.db.execute(
+                "SELECT first_window, windows, scores, encoding FROM predictions WHERE model_version = ? "
+                f"AND recording_id = ? AND first_window IN ({', '.join('?' for _ in chunk)}) ORDER BY first_window",
+                (version, recording_id, *chunk),
+            ).fetchall()
+        return rows
+
+    def prediction_hits(
+        self, version: int, recording_id: int, target: np.ndarray, lowest: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(window, counted class) of a recording's scores at or above each counted class's
+        ``lowest`` (``target``: the counted class of each model column, -1 for none), reading only
+        the blocks whose maxima can reach them (:func:`birdview.store.predictions.hits`)."""
+        target, lowest = np.asarray(target, dtype=np.int64), np.asarray(lowest, dtype=np.float32)
+        columns = np.flatnonzero(target >= 0).tolist()
+        if not columns:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        cut = float(lowest.min())
+        if cut < predictions.SPARSE_FLOOR:
+            rows = self.db.execute(
+                "SELECT first_window, windows, scores, encoding FROM predictions WHERE model_version = ? "
+                "AND recording_id = ? ORDER BY first_window",
+                (version, recording_id),
+            ).fetchall()
+        else:
+            rows = self._blocks_reaching(version, recording_id, columns, cut)
+        windows, which = [], []
+        for first, count, blob, encoding in rows:
+            found, code = predictions.hits(encoding, blob, count, target, lowest)
+            windows.append(first + found)
+            which.append(code)
+        if not windows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(windows), np.concatenate(which)
 
     def prediction_peaks(
         self, version: int, recording_id: int, start_s: float | None = None, end_s: float | None = None
@@ -939,11 +1067,17 @@ class Project:
             "AND recording_id = ? AND first_window <= ? AND first_window + windows > ?",
             (version, recording_id, last_wanted, first_wanted),
         ):
-            block = predictions.decode(encoding, blob, windows, n_classes)
-            block = block[max(0, first_wanted - first) : max(0, last_wanted - first + 1)]
+            block = predictions.decode(
+                encoding, blob, windows, n_classes, None, max(0, first_wanted - first), max(0, last_wanted - first + 1)
+            )
             if len(block):
                 np.maximum(peaks, block.max(axis=0), out=peaks)
         return peaks
+
+    def scored_recordings(self, version: int) -> set[int]:
+        """The ids of the recordings the model version has scored (some of)."""
+        rows = self.db.execute("SELECT DISTINCT recording_id FROM predictions WHERE model_version = ?", (version,))
+        return {rid for (rid,) in rows.fetchall()}
 
     def scored_windows(self, version: int, recording_id: int) -> int:
         row = self.db.execute(

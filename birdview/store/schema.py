@@ -6,10 +6,12 @@ place, inside one transaction, so an interrupted upgrade leaves the old version 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from typing import NamedTuple
 
+from birdview.store import predictions
 from birdview.store.labels import Source, read_verdict
 
 
@@ -43,6 +45,72 @@ def _review_columns(connection: sqlite3.Connection) -> None:
             for label_id, _ in labels
         ],
     )
+
+
+_MAXIMA_TABLE = """
+CREATE TABLE prediction_maxima (
+    model_version INTEGER NOT NULL,
+    recording_id INTEGER NOT NULL,
+    first_window INTEGER NOT NULL,
+    maxima BLOB,
+    PRIMARY KEY (model_version, recording_id, first_window),
+    FOREIGN KEY (model_version, recording_id, first_window)
+        REFERENCES predictions(model_version, recording_id, first_window) ON DELETE CASCADE
+) WITHOUT ROWID
+"""
+
+
+def _prediction_maxima(connection: sqlite3.Connection) -> None:
+    """7: each stored block of predictions gets its classes' highest scores (those reaching the
+    sparse floor) in a table of its own, so that a season-wide query for a species above a
+    threshold reads only the blocks that can hold one; and consecutive blocks of a recording
+    stored a chunk at a time (48 windows) are joined into blocks of up to BLOCK_WINDOWS windows,
+    as they are stored from now on. Joined blocks keep their encoding: every score reads back as
+    before."""
+    connection.execute(_MAXIMA_TABLE)
+    classes = {
+        version: len(json.loads(names)) for version, names in connection.execute("SELECT version, classes FROM models")
+    }
+    scored = connection.execute("SELECT DISTINCT model_version, recording_id FROM predictions").fetchall()
+    for version, recording in scored:
+        if version not in classes:
+            continue
+        blocks: list[list] = []  # [first, windows, blob, encoding, keys joined into it]
+        for first, windows, blob, encoding in connection.execute(
+            "SELECT first_window, windows, scores, encoding FROM predictions WHERE model_version = ? "
+            "AND recording_id = ? ORDER BY first_window",
+            (version, recording),
+        ):
+            last = blocks[-1] if blocks else None
+            if (
+                last is not None
+                and last[0] + last[1] == first
+                and last[3] == encoding
+                and last[1] + windows <= predictions.BLOCK_WINDOWS
+            ):
+                last[2] = predictions.join(encoding, last[2], last[1], blob)
+                last[1] += windows
+                last[4].append(first)
+            else:
+                blocks.append([first, windows, blob, encoding, []])
+        for first, windows, blob, _, joined in blocks:
+            if joined:
+                connection.executemany(
+                    "DELETE FROM predictions WHERE model_version = ? AND recording_id = ? AND first_window = ?",
+                    [(version, recording, key) for key in joined],
+                )
+                connection.execute(
+                    "UPDATE predictions SET windows = ?, scores = ? WHERE model_version = ? AND recording_id = ? "
+                    "AND first_window = ?",
+                    (windows, blob, version, recording, first),
+                )
+        connection.executemany(
+            "INSERT INTO prediction_maxima(model_version, recording_id, first_window, maxima) VALUES (?, ?, ?, ?)",
+            [
+                (version, recording, first, predictions.stored_maxima(encoding, blob, windows, classes[version]))
+                for first, windows, blob, encoding, _ in blocks
+            ],
+        )
 
 
 #: Each step is SQL statements, or a function run on the connection, inside one transaction.
@@ -147,6 +215,9 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         timezone TEXT
     )
     """,
+    # 7: the highest score of each class in each block of predictions, to skip blocks in queries;
+    # consecutive blocks of up to an hour joined
+    _prediction_maxima,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,7 +14,14 @@ if TYPE_CHECKING:
 
 
 def _search(argv: list[str]) -> int:
-    from birdview.review.similarity import COMBINE, parse_like, save_for_review, search, write_hits
+    from birdview.review.similarity import (
+        COMBINE,
+        EXACT_LIMIT,
+        parse_like,
+        save_for_review,
+        search,
+        write_hits,
+    )
 
     parser = argparse.ArgumentParser(
         prog="birdview search",
@@ -36,6 +43,12 @@ def _search(argv: list[str]) -> int:
         "--combine", choices=COMBINE, default="mean", help="several examples: their mean, or each window's best match"
     )
     parser.add_argument("--out", type=Path, help="CSV: recording,start_s,end_s,similarity, best first")
+    parser.add_argument(
+        "--exact",
+        action="store_true",
+        help="compare with every stored embedding even where the model's approximate index would answer "
+        f"(searches over more than {EXACT_LIMIT:,} windows)",
+    )
     parser.add_argument(
         "--review",
         action="store_true",
@@ -64,7 +77,9 @@ def _search(argv: list[str]) -> int:
             if species is None:
                 print(f"birdview search: error: unknown species {args.species!r}", file=sys.stderr)
                 return 2
-        hits = search(project, model.version, queries, args.top, args.combine, site=args.site)
+        hits = search(
+            project, model.version, queries, args.top, args.combine, site=args.site, exact=args.exact, say=_say
+        )
         if args.out is not None:
             print(write_hits(project, hits, args.out))
         if species is not None:
@@ -75,6 +90,10 @@ def _search(argv: list[str]) -> int:
             f"kept for review as candidates of {species}: Review dock, order 'similar to the examples'", file=sys.stderr
         )
     return 0
+
+
+def _say(message: str) -> None:
+    print(f"birdview search: {message}", file=sys.stderr)
 
 
 COMMANDS = {"search": _search}

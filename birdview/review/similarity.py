@@ -4,19 +4,25 @@ similarity of a model's stored embeddings (no network is run).
 Exact search: a matrix product over every stored embedding, recording by recording, in float16
 (PyTorch's CPU kernel keeps it about 0.1 s per million 1,024-d embeddings on two cores), divided
 by the embedding lengths kept beside them.
+
+Beyond ``EXACT_LIMIT`` stored windows, an approximate index (usearch's HNSW, one per model, kept in
+the project folder and brought up to date as recordings are scored) finds the candidates, and the
+stored embeddings rank them exactly.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from birdview.review.queue import Candidate, verdicts_of
+from birdview.store.embedding_index import EmbeddingIndex, IndexChange, split_keys
 from birdview.store.errors import ProjectError
 from birdview.store.project import ModelRow, Project, RecordingRow
 from birdview.store.sites import site_of
@@ -24,6 +30,14 @@ from birdview.store.sites import site_of
 COMBINE = ("mean", "max")
 #: Seconds a query may reach past its recording's end (a rounded end time).
 END_TOLERANCE_S = 0.1
+
+
+class NotScoredError(ProjectError):
+    """An example lies in windows the model has not scored yet (no embeddings to compare with)."""
+
+    def __init__(self, message: str, recording: RecordingRow, model: ModelRow) -> None:
+        super().__init__(message)
+        self.recording, self.model = recording, model
 
 
 @dataclass(frozen=True)
@@ -74,9 +88,11 @@ def _query_vectors(project: Project, model: ModelRow, queries: Sequence[Query]) 
         embeddings = project.embeddings(model.version, recording.id)
         windows = [w for w in windows if w < len(embeddings)]
         if not windows:
-            raise ProjectError(
+            raise NotScoredError(
                 f"{recording.name} {query.start_s:g}-{query.end_s:g} s has no embeddings of model {model.label} "
-                "yet: score the recording first (birdview score)"
+                "yet: score the recording first (birdview score)",
+                recording,
+                model,
             )
         mean = np.asarray(embeddings[windows], dtype=np.float32).mean(axis=0)
         norm = float(np.linalg.norm(mean))
@@ -95,12 +111,14 @@ def search(
     combine: str = "mean",
     recording_ids: Sequence[int] | None = None,
     site: str | None = None,
+    exact: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> list[Hit]:
     """The ``top`` windows most similar to the queries, best first, the query windows left out.
     ``combine``: ``mean`` compares with the mean of the examples, ``max`` takes each window's best
-    match over them."""
-    import torch
-
+    match over them. Over more than ``EXACT_LIMIT`` windows (those the filters leave) the model's
+    approximate index answers, unless ``exact``; ``say`` hears about building it (default: the
+    ``birdview`` logger)."""
     if combine not in COMBINE:
         raise ProjectError(f"combine must be one of {', '.join(COMBINE)}, not {combine!r}")
     if not queries:
@@ -110,18 +128,42 @@ def search(
     if combine == "mean":
         mean = vectors.mean(axis=0)
         vectors = (mean / np.linalg.norm(mean))[None]
-    probe = torch.from_numpy(vectors.T.astype(np.float16))
-    files = project.embedding_files
-    source = int(model.frontend["base_version"]) if model.kind == "embedding-head" else version
-    found: list[Hit] = []
+    source = _source_version(model)
+    searched = []
     for recording in project.recordings():
         if recording_ids is not None and recording.id not in recording_ids:
             continue
         if site is not None and site_of(project, recording) != site:
             continue
         embeddings = project.embeddings(version, recording.id)
-        if not len(embeddings):
-            continue
+        if len(embeddings):
+            searched.append((recording, embeddings))
+    if not exact and sum(len(e) for _, e in searched) > EXACT_LIMIT:
+        say = say or _log
+        try:
+            found = _index_search(project, model, source, vectors, own, top, searched, say)
+        except ProjectError as exc:
+            say(f"{exc}; searching exactly instead")
+        else:
+            return found
+    return _exact_search(project, model, source, vectors, own, top, searched)
+
+
+def _exact_search(
+    project: Project,
+    model: ModelRow,
+    source: int,
+    vectors: np.ndarray,
+    own: set,
+    top: int,
+    searched: Sequence[tuple[RecordingRow, np.ndarray]],
+) -> list[Hit]:
+    import torch
+
+    probe = torch.from_numpy(vectors.T.astype(np.float16))
+    files = project.embedding_files
+    found: list[Hit] = []
+    for recording, embeddings in searched:
         norms = files.norms(source, recording.id, embeddings.shape[1], len(embeddings))
         with warnings.catch_warnings():  # a read-only memory map: torch only reads it
             warnings.simplefilter("ignore", UserWarning)
@@ -136,6 +178,115 @@ def search(
             start = model.window_start(window)
             end = min(start + model.window_s, recording.duration_s)
             found.append(Hit(recording.id, window, start, end, float(similarity[window])))
+    found.sort(key=lambda hit: (-hit.similarity, hit.recording_id, hit.window))
+    return found[:top]
+
+
+# -- beyond EXACT_LIMIT windows: the approximate index ------------------------------------------
+
+#: Up to this many stored windows (of the recordings a search covers) search is exact: a matrix
+#: product, about 1 s per million 1,024-d embeddings on two cores. Beyond it, the model's usearch
+#: index (birdview.store.embedding_index) answers in milliseconds.
+EXACT_LIMIT = 3_000_000
+#: Candidates asked of the index per hit wanted; they are ranked again by their exact similarity
+#: (recall@100 against exact search: benchmarks/ann_benchmark.py).
+FETCH_FACTOR = 2
+
+
+def _source_version(model: ModelRow) -> int:
+    """The model whose embeddings are stored: a head on embeddings reads its base model's."""
+    return int(model.frontend["base_version"]) if model.kind == "embedding-head" else model.version
+
+
+def _log(message: str) -> None:
+    logging.getLogger("birdview").warning("%s", message)
+
+
+def stored_windows(project: Project, version: int) -> dict[int, int]:
+    """How many embeddings of each recording a model has stored (and scored)."""
+    stored = {}
+    for recording in project.recordings():
+        count = len(project.embeddings(version, recording.id))
+        if count:
+            stored[recording.id] = count
+    return stored
+
+
+def update_index(project: Project, version: int, say: Callable[[str], None] | None = None) -> IndexChange | None:
+    """After scoring: add the windows scored since to the model's similarity index, or build the
+    index once the model has more than ``EXACT_LIMIT`` windows stored; None where it keeps none.
+    A project below the limit pays one look at the files. Failing to save it is said, not raised
+    (searches build it when they need it)."""
+    model = project.model(version)
+    if not model.embedding_dim or model.kind == "embedding-head":
+        return None
+    index = EmbeddingIndex(project.embedding_files, model.version, model.embedding_dim)
+    if not index.exists() and sum(project.scored_windows(version, r.id) for r in project.recordings()) <= EXACT_LIMIT:
+        return None
+    try:
+        return index.update(stored_windows(project, model.version), say or _log)
+    except ProjectError as exc:
+        (say or _log)(str(exc))
+        return None
+
+
+def _index_search(
+    project: Project,
+    model: ModelRow,
+    source: int,
+    vectors: np.ndarray,
+    own: set,
+    top: int,
+    searched: Sequence[tuple[RecordingRow, np.ndarray]],
+    say: Callable[[str], None],
+) -> list[Hit]:
+    """The index's candidates (more than asked, and more again where filters leave recordings
+    out), ranked by their exact similarity from the stored embeddings."""
+    index = EmbeddingIndex(project.embedding_files, source, searched[0][1].shape[1])
+    stored = stored_windows(project, source)
+    index.update(stored, say)
+    everything = sum(stored.values())
+    allowed = {recording.id: (recording, embeddings) for recording, embeddings in searched}
+    reachable = sum(len(e) for _, e in searched) - len(own)
+    wanted = min(FETCH_FACTOR * top, reachable)
+    # Filters leave out some of what the index finds: ask for as many more as they leave out.
+    count = math.ceil((FETCH_FACTOR * top + len(own)) * everything / max(sum(len(e) for _, e in searched), 1))
+    while True:
+        try:
+            results = index.search(vectors, min(count, everything))
+        except ProjectError as exc:  # damaged since the update: build it again, once
+            say(f"{exc}: building it again")
+            index.delete()
+            index.update(stored, say)
+            results = index.search(vectors, min(count, everything))
+        candidates = set()
+        for keys, _ in results:
+            recordings, windows = split_keys(keys)
+            candidates.update(
+                (r, w) for r, w in zip(recordings.tolist(), windows.tolist(), strict=True) if r in allowed
+            )
+        candidates -= own
+        if len(candidates) >= wanted or count >= everything:
+            break
+        count *= 4
+    by_recording: dict[int, list[int]] = {}
+    for recording_id, window in candidates:
+        by_recording.setdefault(recording_id, []).append(window)
+    # As exact search computes it (float16 inputs, float32 sums, the products rounded to float16):
+    # the same similarities, so near-ties come in the same order.
+    probe = vectors.T.astype(np.float16).astype(np.float32)
+    files = project.embedding_files
+    found: list[Hit] = []
+    for recording_id, windows in by_recording.items():
+        recording, embeddings = allowed[recording_id]
+        windows = sorted(windows)
+        products = (np.asarray(embeddings[windows], dtype=np.float32) @ probe).astype(np.float16)
+        norms = files.norms(source, recording_id, embeddings.shape[1], len(embeddings))[windows]
+        similarity = products.astype(np.float32).max(axis=1) / np.maximum(norms, 1e-12)
+        for window, value in zip(windows, similarity.tolist(), strict=True):
+            start = model.window_start(window)
+            end = min(start + model.window_s, recording.duration_s)
+            found.append(Hit(recording_id, window, start, end, float(value)))
     found.sort(key=lambda hit: (-hit.similarity, hit.recording_id, hit.window))
     return found[:top]
 

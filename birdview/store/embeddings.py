@@ -19,14 +19,20 @@ from birdview.store.errors import ProjectError
 
 FOLDER = "embeddings"
 DTYPE = np.float16
+#: The similarity index's sidecar (birdview.store.embedding_index), beside the embeddings.
+INDEX_SIDECAR = "index.json"
 
 
 class EmbeddingFiles:
     def __init__(self, project_folder: Path) -> None:
         self.root = Path(project_folder) / FOLDER
 
+    def model_folder(self, version: int) -> Path:
+        """A model's embeddings, and its similarity index where it has one (birdview.store.embedding_index)."""
+        return self.root / f"model-v{int(version)}"
+
     def path(self, version: int, recording_id: int) -> Path:
-        return self.root / f"model-v{int(version)}" / f"recording-{int(recording_id)}.f16"
+        return self.model_folder(version) / f"recording-{int(recording_id)}.f16"
 
     def norms_path(self, version: int, recording_id: int) -> Path:
         """Each window's embedding length (float32), kept beside them: similarity search divides by it."""
@@ -39,6 +45,10 @@ class EmbeddingFiles:
             raise ProjectError(f"embeddings must be (windows, dimensions), not {embeddings.shape}")
         path = self.path(version, recording_id)
         norms = np.linalg.norm(embeddings.astype(np.float32), axis=1).astype(np.float32)
+        if (path.parent / INDEX_SIDECAR).exists():  # windows already in the similarity index, written again
+            from birdview.store.embedding_index import EmbeddingIndex
+
+            EmbeddingIndex(self, version, embeddings.shape[1]).note_rewrite(recording_id, first_window)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _write_rows(path, first_window, embeddings)
@@ -72,7 +82,8 @@ class EmbeddingFiles:
         return np.fromfile(path, dtype=np.float32, count=windows)
 
     def delete_model(self, version: int) -> None:
-        shutil.rmtree(self.root / f"model-v{int(version)}", ignore_errors=True)
+        """Its embeddings and its similarity index."""
+        shutil.rmtree(self.model_folder(version), ignore_errors=True)
 
     def bytes_used(self) -> int:
         if not self.root.exists():

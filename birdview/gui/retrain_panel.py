@@ -35,7 +35,15 @@ from PySide6.QtWidgets import (
 from birdview.gui.sizing import fit_columns
 from birdview.gui.workers import GuiCallback, WorkerPool
 from birdview.jobs.child_process import DONE, JobEvent, JobFinished, TrainStep, Validated
-from birdview.jobs.retrain import PickedUp, RetrainJob, register_finished_jobs, register_result, start_retrain
+from birdview.jobs.retrain import (
+    PickedUp,
+    RetrainJob,
+    RetrainRound,
+    register_finished_jobs,
+    register_result,
+    retrain_rounds,
+    start_retrain,
+)
 from birdview.store.project import ModelRow, Project
 
 COMPARED = (
@@ -43,6 +51,16 @@ COMPARED = (
     ("precision_at_recall", "precision at recall 0.8"),
     ("false_alarm_rate", "false alarms on hard negatives"),
     ("clips", "held-out labels"),
+)
+
+#: The rounds table's columns: (header, its tooltip).
+ROUND_COLUMNS = (
+    ("round", "The retrained version, from its parent"),
+    ("labels", "Labelled windows (a head) or clips (a full retrain): training + held out"),
+    ("ROC-AUC", "Macro ROC-AUC on the held-out labels"),
+    ("P@R0.8", "Precision at recall 0.8 on the held-out labels"),
+    ("≥ 0.5", "Windows of the project scored at or above 0.5, summed over the classes: parent → this version"),
+    ("mean |Δ|", "Mean absolute change of the scores over the project's windows, against the parent"),
 )
 
 
@@ -123,6 +141,19 @@ class RetrainPanel(QWidget):
             button.setEnabled(False)
             decide.addWidget(button)
         layout.addLayout(decide)
+        rounds_label = QLabel(
+            "Rounds: each retrained version's labels (training + held out), its scores on the held-out "
+            "labels, and its detections over the project against its parent's:"
+        )
+        rounds_label.setWordWrap(True)
+        layout.addWidget(rounds_label)
+        self.rounds = QTableWidget(0, len(ROUND_COLUMNS))
+        self.rounds.setHorizontalHeaderLabels([title for title, _ in ROUND_COLUMNS])
+        for column, (_, tip) in enumerate(ROUND_COLUMNS):
+            self.rounds.horizontalHeaderItem(column).setToolTip(tip)
+        self.rounds.verticalHeader().hide()
+        self.rounds.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        layout.addWidget(self.rounds)
         versions_label = QLabel("Model versions (select one and press Activate to roll back):")
         versions_label.setWordWrap(True)
         layout.addWidget(versions_label)
@@ -130,7 +161,7 @@ class RetrainPanel(QWidget):
         self.versions.setHorizontalHeaderLabels(["version", "active", "parent", "created", "ROC-AUC"])
         self.versions.verticalHeader().hide()
         self.versions.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        for table in (self.comparison, self.versions):
+        for table in (self.comparison, self.rounds, self.versions):
             table.setMinimumWidth(0)
             table.setMinimumHeight(110)
             fit_columns(table)
@@ -371,6 +402,17 @@ class RetrainController(QObject):
             for column, value in enumerate(values):
                 table.setItem(row, column, QTableWidgetItem(value))
             table.item(row, 3).setToolTip(model.created_at)
+        self._fill_rounds(retrain_rounds(models))
+
+    def _fill_rounds(self, rounds: list[RetrainRound]) -> None:
+        table = self.panel.rounds
+        table.setRowCount(len(rounds))
+        for row, found in enumerate(rounds):
+            for column, (text, tip) in enumerate(_round_cells(found)):
+                item = QTableWidgetItem(text)
+                if tip:
+                    item.setToolTip(tip)
+                table.setItem(row, column, item)
 
     def activate_version(self, version: int) -> None:
         project = self._project()
@@ -415,3 +457,33 @@ class RetrainController(QObject):
         if messages:
             self.window.statusBar().showMessage(". ".join(messages))
         self.refresh_versions()
+
+
+def _metric(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _round_cells(found: RetrainRound) -> list[tuple[str, str]]:
+    """The rounds table's (text, tooltip) cells of one round."""
+    labels = "—"
+    if found.training is not None and found.held_out is not None:
+        labels = f"{found.training} + {found.held_out}"
+    labels_tip = f"{found.training} {found.unit} in training, {found.held_out} held out"
+    if found.weak_negatives:
+        labels_tip += f"; {found.weak_negatives} unlabelled windows of the training recordings taken as negatives"
+    if found.detections_after is None:
+        detections, detections_tip = "—", "Not known until this version has scored the project"
+    else:
+        before = "—" if found.detections_before is None else str(found.detections_before)
+        detections = f"{before} → {found.detections_after}"
+        detections_tip = "\n".join(
+            f"{code}: {'— (new class)' if b is None else b} → {a}" for code, (b, a) in found.per_species.items()
+        )
+    return [
+        (f"v{found.version} ← v{found.parent}", ""),
+        (labels, labels_tip),
+        (_metric(found.roc_auc), ""),
+        (_metric(found.precision_at_recall), f"precision at recall {found.recall:g}"),
+        (detections, detections_tip),
+        (_metric(found.mean_abs_change), ""),
+    ]

@@ -5,7 +5,9 @@ the model it started from, and jobs that finished while the app was closed picke
 Quick mode trains only the head on cached embeddings of the active model's backbone; full mode
 fine-tunes the whole network from the active model with the trainer's augmentations and schedule.
 Both models are compared on the held-out recordings' labels, with the trainer's metrics
-(trainer/evaluate.py).
+(trainer/evaluate.py). The model's metrics also keep the labels it used (training and held out)
+and, for a head, how its scores over the whole project differ from its parent's
+(``score_change``, from the stored embeddings).
 """
 
 from __future__ import annotations
@@ -84,17 +86,21 @@ def start_retrain(
     extra: list[str] | None = None,
     valid_recordings: list[int] | None = None,
     valid_fraction: float = 0.25,
+    weak_negatives: int | None = None,
 ) -> RetrainJob:
     """Build the data and start the job; refused while another job of the project runs.
     ``on_event`` gets the trainer's progress events, then :class:`JobFinished` (on a thread of
-    the job's)."""
+    the job's). ``weak_negatives``: for a head, how many unlabelled windows of the training
+    recordings are added as negatives (default :data:`~birdview.jobs.embedding_set.WEAK_NEGATIVES`)."""
     running = running_jobs(project)
     if running:
         raise ProjectError(f"a training job is already running ({running[0].name}); wait for it or cancel it")
     base = project.active_model()
     folder = project.folder / "jobs" / time.strftime("%Y%m%d-%H%M%S")
     if base is not None and mode == "quick" and base.kind in PRETRAINED_KINDS:
-        return _start_head_job(project, base, folder, epochs, on_event, valid_recordings, valid_fraction)
+        return _start_head_job(
+            project, base, folder, epochs, on_event, valid_recordings, valid_fraction, weak_negatives
+        )
     classes = base.classes if base is not None else []
     data = build_training_data(
         project, folder / "data", classes, base.window_s if base else 5.0, valid_fraction, base_data, valid_recordings
@@ -133,14 +139,16 @@ def _start_head_job(
     on_event: Callable[[JobEvent], None] | None,
     valid_recordings: list[int] | None,
     valid_fraction: float,
+    weak_negatives: int | None = None,
 ) -> RetrainJob:
     """Quick retraining of a pretrained model: a head on its stored embeddings, in a child process."""
     import json
 
-    from birdview.jobs.embedding_set import build_embedding_set
+    from birdview.jobs.embedding_set import WEAK_NEGATIVES, build_embedding_set
 
     base = embedding_base(project, parent)
-    built = build_embedding_set(project, base, folder / "data", parent, valid_fraction, valid_recordings)
+    weak = WEAK_NEGATIVES if weak_negatives is None else weak_negatives
+    built = build_embedding_set(project, base, folder / "data", parent, valid_fraction, valid_recordings, weak)
     if not built.valid_recordings:
         raise ProjectError("validation needs labels in at least two recordings (split by recording)")
     base_info = {"version": base.version, "kind": base.kind, "name": base.name, "embedding_dim": base.embedding_dim}
@@ -167,12 +175,23 @@ def _start_head_job(
 def _register_head(project: Project, job: ChildProcessJob, state: JobState) -> ModelRow:
     import json
 
+    from birdview.jobs.embedding_set import score_change
     from trainer.models.head import COMPARISON_FILE, Head
 
     head_file = Path(state.checkpoint)
     head, _ = Head.load(head_file)
     base = project.model(int(state.extra["base_version"]))
     comparison = json.loads((head_file.parent / COMPARISON_FILE).read_text())
+    windows = comparison.get("windows", {})
+    weak = int(windows.get("weak_negatives", 0))
+    comparison["labels_used"] = {
+        "training": int(windows.get("training", 0)) - weak,
+        "held_out": int(windows.get("held_out", 0)),
+        "unit": "windows",
+        "weak_negatives": weak,
+    }
+    parent = state.extra.get("parent")
+    comparison["score_change"] = score_change(project, base, head, project.model(parent) if parent else None)
     return project.register_model(
         head_file,
         head.classes,
@@ -189,6 +208,81 @@ def _register_head(project: Project, job: ChildProcessJob, state: JobState) -> M
         embedding_dim=base.embedding_dim,
         licence=base.licence,
     )
+
+
+@dataclass(frozen=True)
+class RetrainRound:
+    """One retrained model version as the Retrain dock's rounds table shows it: the labels it used,
+    its metrics on the held-out labels, and how its scores over the project changed from its
+    parent's (heads only: a full retrain's scores are known once it has scored the project)."""
+
+    version: int
+    parent: int | None
+    #: Labelled windows (a head) or clips (a full retrain) it trained on, and those held out.
+    training: int | None
+    held_out: int | None
+    unit: str
+    roc_auc: float | None
+    precision_at_recall: float | None
+    recall: float
+    #: Windows at or above ``threshold``, summed over the classes: before (those the parent has;
+    #: None when it has none of them) and after (all of the new model's).
+    detections_before: int | None
+    detections_after: int | None
+    #: Per class: (before or None, after).
+    per_species: dict[str, tuple[int | None, int]]
+    mean_abs_change: float | None
+    threshold: float
+    #: Unlabelled windows a head also took as negatives (not labels).
+    weak_negatives: int = 0
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value):
+        return float(value)
+    return None
+
+
+def retrain_round(model: ModelRow) -> RetrainRound | None:
+    """The model's round, or None when it is not a retrained version (no parent, no comparison)."""
+    metrics = model.metrics or {}
+    if model.parent is None or "new" not in metrics:
+        return None
+    new = metrics["new"]
+    used = metrics.get("labels_used") or {}
+    held_out = used.get("held_out", new.get("clips"))
+    training = used.get("training")
+    if training is None and held_out is not None:  # registered before the split was kept
+        training = max(0, len(model.training_labels) - int(held_out))
+    unit = used.get("unit", "windows" if model.kind == "embedding-head" else "clips")
+    change = metrics.get("score_change") or {}
+    per_species = {
+        code: (counts.get("before"), int(counts.get("after", 0)))
+        for code, counts in (change.get("per_species") or {}).items()
+    }
+    befores = [before for before, _ in per_species.values() if before is not None]
+    return RetrainRound(
+        version=model.version,
+        parent=model.parent,
+        training=None if training is None else int(training),
+        held_out=None if held_out is None else int(held_out),
+        unit=unit,
+        roc_auc=_number(new.get("roc_auc")),
+        precision_at_recall=_number(new.get("precision_at_recall")),
+        recall=float(new.get("recall", 0.8)),
+        detections_before=sum(befores) if befores else None,
+        detections_after=sum(after for _, after in per_species.values()) if per_species else None,
+        per_species=per_species,
+        mean_abs_change=_number(change.get("mean_abs_change")),
+        threshold=float(change.get("threshold", 0.5)),
+        weak_negatives=int(used.get("weak_negatives", 0)),
+    )
+
+
+def retrain_rounds(models: list[ModelRow]) -> list[RetrainRound]:
+    """The retrained versions among ``models``, oldest first."""
+    found = [retrain_round(model) for model in sorted(models, key=lambda m: m.version)]
+    return [found_round for found_round in found if found_round is not None]
 
 
 def _job_states(project: Project) -> list[tuple[Path, JobState]]:
@@ -280,6 +374,7 @@ def compare(new_checkpoint: Path, old_checkpoint: Path | None, data: Path, recal
         if old_checkpoint is not None and Path(old_checkpoint).exists():
             old_scores = held_out.scores(Path(old_checkpoint))
     results = {"new": held_out.metrics(new_scores, recall)}
+    results["labels_used"] = {"training": held_out.training, "held_out": len(held_out.clips), "unit": "clips"}
     if old_scores is not None:
         results["old"] = held_out.metrics(old_scores, recall)
     return results
@@ -294,6 +389,8 @@ class HeldOut:
     clips: list
     targets: np.ndarray
     negative_for: np.ndarray
+    #: How many clips the model was trained on (those not held out).
+    training: int = 0
 
     @classmethod
     def read(cls, data: Path) -> HeldOut:
@@ -303,11 +400,12 @@ class HeldOut:
 
         species = [line for line in (data / SPECIES_FILE).read_text().split() if line]
         training_set = load_training_set(data, species, skip_bad=True)
-        rows = np.flatnonzero(training_set.folds() == 0)
+        folds = training_set.folds()
+        rows = np.flatnonzero(folds == 0)
         negative_for = pd.read_csv(data / METADATA_FILE, dtype=str, keep_default_na=False)["negative_for"]
         clips = [training_set.clips[i] for i in rows]
         negative_for = negative_for.to_numpy()[[clip.line - 2 for clip in clips]]
-        return cls(data, species, clips, training_set.targets()[rows], negative_for)
+        return cls(data, species, clips, training_set.targets()[rows], negative_for, int((folds != 0).sum()))
 
     def saved_scores(
         self, new_checkpoint: Path, old_checkpoint: Path | None

@@ -4,8 +4,9 @@ as BirdNET-Analyzer's Train tab and Perch's agile modelling do.
 
 The training set is one ``.npz`` (written by birdview from the project's stored embeddings):
 ``x`` (windows, dim), ``y`` (windows, classes), ``fold`` (0 held out, 1 training), ``classes``,
-``negative_for`` (the species a hard-negative row is not, else ""), and ``parent`` (the held-out
-rows' scores under the model the head replaces; NaN where it has no such class). The head is saved
+``negative_for`` (the species a hard-negative row is not, else ""), ``parent`` (the held-out
+rows' scores under the model the head replaces; NaN where it has no such class) and, optionally,
+``weak`` (rows that are unlabelled windows taken as negatives, not the user's labels). The head is saved
 as plain tensors and lists, read back with the weights-only loader.
 """
 
@@ -130,9 +131,15 @@ def fit_head(
         classes = [str(c) for c in saved["classes"]]
         negative_for = [str(n) for n in saved["negative_for"]]
         parent = saved["parent"].astype(np.float32)
+        weak = saved["weak"].astype(bool) if "weak" in saved.files else np.zeros(len(x), dtype=bool)
     train, valid = fold == 1, fold == 0
     if not train.any():
         raise ModelError(f"{data}: no training windows (every labelled window is held out)")
+    if len(np.unique(y[train], axis=0)) < 2:
+        raise ModelError(
+            f"{data}: the training windows are all of one kind ({'calls' if y[train].any() else 'negatives'} "
+            "only); a head needs calls and windows without them (hard negatives or another class)"
+        )
     torch.manual_seed(seed)
     train_x, train_y = torch.from_numpy(x[train]), torch.from_numpy(y[train])
     valid_x, valid_y = torch.from_numpy(x[valid]), y[valid]
@@ -165,7 +172,14 @@ def fit_head(
     layer.load_state_dict(best_state)
     head = Head(layer.weight.detach().numpy().copy(), layer.bias.detach().numpy().copy(), classes)
     path = head.save(Path(out) / HEAD_FILE, base or {})
-    comparison = {"mode": "embeddings", "windows": {"training": int(train.sum()), "held_out": int(valid.sum())}}
+    comparison = {
+        "mode": "embeddings",
+        "windows": {
+            "training": int(train.sum()),
+            "held_out": int(valid.sum()),
+            "weak_negatives": int((weak & train).sum()),
+        },
+    }
     if valid.any():
         new = head.probabilities(x[valid])
         comparison["new"] = comparison_metrics(y[valid], new, classes, np.array(negative_for)[valid].tolist())

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from birdview.cli.common import open_project, warn
+from birdview.cli.filters import add_filter_options, selection_of
 
 if TYPE_CHECKING:
     pass
@@ -34,14 +35,23 @@ def _detections(argv: list[str]) -> int:
         "else those BirdNET expects at each recording's site and week)",
     )
     parser.add_argument("--all-species", action="store_true", help="every species, whatever the species lists say")
+    add_filter_options(parser)
     args = parser.parse_args(argv)
     with open_project(args.project) as project:
         model = project.model(args.model) if args.model else project.active_model()
         if model is None:
             print("birdview detections: error: no model in the project", file=sys.stderr)
             return 2
+        selection = selection_of(args, project)
         allowed = None if args.all_species else _species_allowed(project, args.species_list)
-        rows = detection_rows(project, model.version, args.species, args.threshold, allowed)
+        chosen = None if selection.everything else selection
+        rows = detection_rows(project, model.version, args.species, args.threshold, allowed, chosen)
+        if not rows and chosen is not None:
+            print(
+                f"birdview detections: error: no detections in {selection.describe()} (nothing written)",
+                file=sys.stderr,
+            )
+            return 2
         print(write_detections(args.format, rows, args.out))
     print(f"{len(rows)} detection(s) written", file=sys.stderr)
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from birdview.cli.common import open_project
+from birdview.cli.filters import add_filter_options, selection_of
 
 if TYPE_CHECKING:
     pass
@@ -81,9 +82,23 @@ def _export(argv: list[str]) -> int:
     parser.add_argument("--kind", choices=Kind.values())
     parser.add_argument("--status", choices=Status.values())
     parser.add_argument("--pad", type=float, default=0.0, help="clips: seconds added on each side")
+    add_filter_options(parser)
     args = parser.parse_args(argv)
     with open_project(args.project) as project:
-        chosen = project.annotations(species=args.species, kind=args.kind, status=args.status)
+        selection = selection_of(args, project)
+        filters = {"species": args.species, "kind": args.kind, "status": args.status}
+        if selection.everything:
+            chosen = project.annotations(**filters)
+        else:
+            from birdview.review.queue import selected_labels
+
+            chosen = selected_labels(project, selection, **filters)[0]
+            if not chosen:
+                print(
+                    f"birdview export: error: no labels start in {selection.describe()} (nothing written)",
+                    file=sys.stderr,
+                )
+                return 2
         written = export(project, args.format, args.out, chosen, args.pad)
     for path in written:
         print(path)

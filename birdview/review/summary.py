@@ -37,6 +37,7 @@ import numpy as np
 from birdview.review.queue import Candidate, candidates, verdicts_of
 from birdview.store.labels import Source, Verdict, read_verdict
 from birdview.store.project import ModelRow, Project, ProjectError
+from birdview.store.selection import Selection
 
 THRESHOLDS = np.round(np.arange(0.01, 1.0, 0.01), 2)
 #: The threshold of a species without one applied.
@@ -306,7 +307,7 @@ def _windows(
         shown = allowed.get(recording.id) if allowed is not None else None
         if shown is not None and species not in shown:
             continue
-        for first, block in project.prediction_blocks(model.version, recording.id, [column]):
+        for first, block in project.prediction_blocks(model.version, recording.id, [column], min_score - _TOLERANCE):
             rows = np.flatnonzero(block[:, 0] >= min_score - _TOLERANCE)
             recording_ids.append(np.full(len(rows), recording.id, dtype=np.int64))
             windows.append(first + rows)
@@ -658,10 +659,12 @@ def detection_rows(
     species: str | None,
     threshold: float | None,
     allowed: Mapping[int, Collection[str] | None] | None = None,
+    selection: Selection | None = None,
 ) -> list[dict]:
     """Detections above their species' threshold (or the one given), with their verdicts, as rows
     for the Raven and BirdNET writers; with ``allowed`` (recording id → species shown, None or
-    missing for all), only the species allowed in each recording."""
+    missing for all), only the species allowed in each recording; with ``selection``, only those
+    whose window starts in it (sites, dates, hours of the day)."""
     per_species = thresholds(project)
     model = project.model(version)
     recordings = {r.id: r for r in project.recordings()}
@@ -670,7 +673,9 @@ def detection_rows(
     cuts = {code: threshold if threshold is not None else per_species.get(code, 0.5) for code in codes}
     found = [
         c
-        for c in candidates(project, version, codes, min_score=min(cuts.values()), show="all", order="time")
+        for c in candidates(
+            project, version, codes, min_score=min(cuts.values()), show="all", order="time", selection=selection
+        )
         if c.score >= cuts[c.species] - 5e-4
     ]
     kept = []

@@ -243,9 +243,9 @@ def test_a_model_of_thousands_of_classes_is_read_once_per_recording(tmp_path: Pa
     reads = []
     original = Project.prediction_blocks
 
-    def counted(self, version, recording_id, columns=None):
+    def counted(self, version, recording_id, columns=None, min_score=None):
         reads.append(None if columns is None else len(columns))
-        return original(self, version, recording_id, columns)
+        return original(self, version, recording_id, columns, min_score)
 
     monkeypatch.setattr(Project, "prediction_blocks", counted)
     rows = species_overview(project, model.version)

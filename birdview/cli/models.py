@@ -84,25 +84,74 @@ def _score(argv: list[str]) -> int:
     parser.add_argument(
         "--rescore", action="store_true", help="discard the model's predictions and embeddings and score again"
     )
+    _cluster_arguments(parser)
     args = parser.parse_args(argv)
 
     def report(progress) -> None:
         eta = f", {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
         print(f"{progress.recording}: {progress.windows_done}/{progress.windows_total} windows{eta}", file=sys.stderr)
 
-    result = score(
-        args.project,
-        args.model,
-        on_progress=report,
-        engine=args.engine,
-        precision=args.precision,
-        overlap=args.overlap,
-        rescore=args.rescore,
-    )
+    options = dict(on_progress=report, engine=args.engine, precision=args.precision, overlap=args.overlap)
+    try:
+        if args.cluster:
+            result = _score_on_cluster(parser, args, options)
+        else:
+            result = score(args.project, args.model, rescore=args.rescore, **options)
+    except KeyboardInterrupt:
+        print("birdview score: interrupted; what was scored is kept, and running it again goes on", file=sys.stderr)
+        return 130
     for problem in result.problems:
         print(f"birdview: {problem}", file=sys.stderr)
     print(f"{result.windows} window(s) of {result.recordings} recording(s) scored")
     return 1 if result.problems else 0
+
+
+def _cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("on a Ray cluster (needs the cluster extra: pip install 'birdview[cluster]')")
+    group.add_argument(
+        "--cluster",
+        metavar="ray://HOST:PORT|local",
+        help="score on a Ray cluster (its client address), or on a Ray of every core of this machine (local); "
+        "workers read the recordings at the project's paths (see --map-path)",
+    )
+    group.add_argument(
+        "--workers", type=int, help="model copies (Ray actors); default: the cluster's CPUs / --worker-cpus"
+    )
+    group.add_argument("--worker-cpus", type=float, default=1.0, help="CPUs (and model threads) of each worker")
+    group.add_argument("--worker-gpus", type=float, default=0.0, help="GPUs of each worker (e.g. 1 with --engine cuda)")
+    group.add_argument(
+        "--map-path",
+        action="append",
+        default=[],
+        metavar="LOCAL=REMOTE",
+        help="workers see recordings under LOCAL at REMOTE instead (repeatable)",
+    )
+    group.add_argument("--connect-timeout", type=float, default=30.0, metavar="S", help="seconds to reach the cluster")
+
+
+def _score_on_cluster(parser: argparse.ArgumentParser, args: argparse.Namespace, options: dict):
+    from birdview.jobs.cluster import score_on_cluster
+
+    path_map = []
+    for pair in args.map_path:
+        local, sep, remote = pair.partition("=")
+        if not sep or not local or not remote:
+            parser.error(f"--map-path {pair!r}: expected LOCAL=REMOTE")
+        path_map.append((local, remote))
+    if args.workers is not None and args.workers < 1:
+        parser.error("--workers must be at least 1")
+    return score_on_cluster(
+        args.project,
+        args.cluster,
+        args.model,
+        rescore=args.rescore,
+        workers=args.workers,
+        worker_cpus=args.worker_cpus,
+        worker_gpus=args.worker_gpus,
+        path_map=path_map,
+        connect_timeout_s=args.connect_timeout,
+        **options,
+    )
 
 
 def _retrain(argv: list[str]) -> int:

@@ -186,23 +186,68 @@ def windows_to_score(project: Project, version: int, recording_ids: Sequence[int
     return todo
 
 
-def load_for_scoring(project: Project, model: ModelRow, engine: str = "auto", precision: str = "fp32") -> WindowModel:
-    """The model of a project's version, ready to score: a checkpoint through its fast ONNX copy
-    where the engine reads ONNX, BirdNET and Perch through their own engines."""
+@dataclass(frozen=True)
+class ModelRecipe:
+    """How to load a project's model version, in plain values: what a process that has no project
+    (a cluster worker) needs to load the same model as local scoring does."""
+
+    kind: str
+    path: str  # the model's file (a checkpoint, an ONNX export, Perch's ONNX file; BirdNET: its folder)
+    label: str  # how the user sees the model (messages)
+    fast_copy: str | None = None  # a checkpoint's ONNX copy, where there is one
+    engine: str = "auto"
+    precision: str = "fp32"
+
+
+def scoring_recipe(project: Project, model: ModelRow, engine: str = "auto", precision: str = "fp32") -> ModelRecipe:
+    copy = fast_copy_path(project, model.version)
+    return ModelRecipe(
+        model.kind, str(model.path), model.label, str(copy) if copy.exists() else None, engine, precision
+    )
+
+
+def load_recipe(recipe: ModelRecipe, threads: int | None = None) -> WindowModel:
+    """The model of a recipe, ready to score: a checkpoint through its fast ONNX copy where the
+    engine (resolved here, where it runs) reads ONNX, BirdNET and Perch through their own engines."""
     from trainer.inference import InferenceError, load_scorer, resolve_engine
     from trainer.models.base import ModelError
     from trainer.models.registry import load_model
     from trainer.models.trained import TRAINED_KIND, TrainedModel
 
     try:
-        if model.kind != TRAINED_KIND:
-            return load_model(model.kind, model.path)
-        copy = fast_copy_path(project, model.version)
-        chosen = resolve_engine(engine, str(model.path).endswith(".onnx"), precision)
-        path = copy if chosen in ("openvino", "onnxruntime") and copy.exists() else model.path
-        return TrainedModel(load_scorer(path, engine=chosen, precision=precision), model.path)
+        if recipe.kind != TRAINED_KIND:
+            return load_model(recipe.kind, recipe.path, threads=threads)
+        chosen = resolve_engine(recipe.engine, recipe.path.endswith(".onnx"), recipe.precision)
+        use_copy = chosen in ("openvino", "onnxruntime") and recipe.fast_copy and Path(recipe.fast_copy).exists()
+        path = recipe.fast_copy if use_copy else recipe.path
+        scorer = load_scorer(path, threads=threads, engine=chosen, precision=recipe.precision)
+        return TrainedModel(scorer, recipe.path)
     except (InferenceError, ModelError, ValueError, RuntimeError) as exc:
-        raise ProjectError(f"model {model.label} ({model.path}): cannot score with it ({exc})") from None
+        raise ProjectError(f"model {recipe.label} ({recipe.path}): cannot score with it ({exc})") from None
+
+
+def load_for_scoring(project: Project, model: ModelRow, engine: str = "auto", precision: str = "fp32") -> WindowModel:
+    """The model of a project's version, ready to score (see load_recipe)."""
+    return load_recipe(scoring_recipe(project, model, engine, precision))
+
+
+def store_windows(
+    project: Project,
+    version: int,
+    recording_id: int,
+    first_window: int,
+    scores: np.ndarray,
+    embeddings: np.ndarray | None,
+) -> None:
+    """Store consecutive scored windows of a recording and their embeddings (none where the model
+    gives none): what every way of scoring (local, on a cluster, imported shards) writes through."""
+    project.store_predictions(
+        version,
+        recording_id,
+        scores,
+        first_window=first_window,
+        embeddings=embeddings if embeddings is not None and embeddings.ndim == 2 and embeddings.shape[1] else None,
+    )
 
 
 def score(
@@ -272,13 +317,7 @@ def score(
                         chunks.close()
                         return ScoringResult(done, scored_recordings, True, problems)
                     scores, embeddings = window_model.infer(chunk.inputs)
-                    project.store_predictions(
-                        model.version,
-                        recording_id,
-                        scores,
-                        first_window=int(chunk.index[0]),
-                        embeddings=embeddings if embeddings.shape[1] else None,
-                    )
+                    store_windows(project, model.version, recording_id, int(chunk.index[0]), scores, embeddings)
                     done += len(chunk.index)
                     if on_progress is not None:
                         on_progress(ScoringProgress(recording.name, done, total, time.monotonic() - started))
@@ -286,6 +325,10 @@ def score(
                 problems.append(str(exc))
                 continue
             scored_recordings += 1
+        if done and model.embedding_dim:  # a large project's similarity index takes the new windows
+            from birdview.review.similarity import update_index
+
+            update_index(project, model.version)
         return ScoringResult(done, scored_recordings, False, problems)
 
 

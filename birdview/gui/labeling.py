@@ -22,8 +22,11 @@ from birdview.gui.annotation_layer import AnnotationLayer
 from birdview.gui.labels_panel import LabelsPanel, SpeciesField
 from birdview.gui.shortcuts import portable
 from birdview.gui.spectrogram_view import SpectrogramView
+from birdview.gui.workers import WorkerPool
+from birdview.review.queue import selected_labels
 from birdview.store.labels import Kind, Status, Verdict, drawn_label
 from birdview.store.project import Annotation, Project, ProjectError, RecordingRow
+from birdview.store.selection import Selection
 from birdview.store.sites import site_of
 
 #: Actions that need a selected box or label, and those that need a selected label.
@@ -45,6 +48,8 @@ class LabelingController(QObject):
         self.view = view
         self.project: Project | None = None
         self.recording: RecordingRow | None = None
+        self.selection = Selection()
+        self._workers = WorkerPool("labels-in-filter", max_threads=1, owner=self)
         self.layer = AnnotationLayer(view)
         self.panel = LabelsPanel()
         self.species_field = SpeciesField()
@@ -172,8 +177,28 @@ class LabelingController(QObject):
             self._update_keys()
             return
         self.refresh_visible()
+        if not self.selection.everything:  # the window's filter: the labels inside it, of every recording
+            self._list_selected()
+            return
         rows, sites = {self.recording.id: self.recording}, {self.recording.id: site_of(self.project, self.recording)}
         self.panel.set_annotations(self.project.annotations(recording_id=self.recording.id), rows, sites)
+
+    def set_selection(self, selection: Selection) -> None:
+        """The window's filter (sites, dates, hours): with one, the panel lists the labels inside it."""
+        self.selection = selection
+        self.refresh()
+
+    def _list_selected(self) -> None:
+        """The labels inside the filter, found on a worker thread (a season holds many recordings)."""
+        folder, selection = self.project.folder, self.selection
+        worker = self._workers.run(
+            _labels_in,
+            selection,
+            project=folder,
+            wanted=lambda: self.project is not None and self.project.folder == folder and self.selection == selection,
+        )
+        worker.result.connect(lambda found: self.panel.set_annotations(*found, scope=selection.describe()))
+        worker.error.connect(lambda message: self.window.statusBar().showMessage(f"Labels: {message}"))
 
     def refresh_visible(self) -> None:
         if self.project is None or self.recording is None or self.view.recording is None:
@@ -301,3 +326,9 @@ class LabelingController(QObject):
                 f"{a.species or 'unlabelled'} · {a.kind.replace('_', ' ')} · {a.status} · {a.source}"
                 + (f" · score {a.score:.2f}" if a.score is not None else "")
             )
+
+
+def _labels_in(project: Project, selection: Selection) -> tuple[list[Annotation], dict, dict]:
+    """On a worker thread: the labels inside the filter, their recordings and sites by id."""
+    labels, rows = selected_labels(project, selection)
+    return labels, rows, {recording_id: row.site for recording_id, row in rows.items()}

@@ -14,12 +14,14 @@ from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
     QGridLayout,
+    QLabel,
     QLineEdit,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from birdview.gui.label_measurements import MeasurementColumns
 from birdview.gui.sizing import fit_columns
 from birdview.spectrogram.clock import UNKNOWN, date_text, wall_clock
 from birdview.store.labels import Annotation, Kind, Source, Status
@@ -43,6 +45,8 @@ COLUMNS = (
 )
 NOTE = COLUMNS.index("Note")
 ANY = "any"
+#: Labels listed at most (under a filter spanning many recordings); the line above says how many match.
+MAX_ROWS = 5000
 
 
 class SpeciesField(QLineEdit):
@@ -177,10 +181,22 @@ class LabelsPanel(QWidget):
         self.table.verticalHeader().hide()
         fit_columns(self.table)
         self.table.setColumnHidden(0, True)  # the panel lists the recording on screen
+        # Under a filter (labels of many recordings) the recording is named after the status,
+        # so start, species, kind and status stay in sight in a narrow dock.
+        self.table.horizontalHeader().moveSection(0, COLUMNS.index("Status"))
+        #: Raven measurement columns, picked from the header's context menu (right-click a column title).
+        self.measurements = MeasurementColumns(self.table, self.model, len(COLUMNS))
+        self.measurements.chosenChanged.connect(self.refresh)
+        #: Under the window's filter: which labels are listed (all recordings inside it).
+        self.scope = QLabel()
+        self.scope.setWordWrap(True)
+        self.scope.hide()
+        layout.addWidget(self.scope)
         layout.addWidget(self.table)
         self._annotations: dict[int, Annotation] = {}
         self._recordings: Mapping[int, RecordingRow | str] = {}
         self._sites: Mapping[int, str | None] = {}
+        self._scope: str | None = None
         self.table.clicked.connect(self._on_clicked)
         self.model.itemChanged.connect(self._on_item_changed)
         self.species_filter.textChanged.connect(self.refresh)
@@ -203,23 +219,36 @@ class LabelsPanel(QWidget):
         annotations: list[Annotation],
         recordings: Mapping[int, RecordingRow | str],
         sites: Mapping[int, str | None] | None = None,
+        scope: str | None = None,
     ) -> None:
         """The labels to list, their recordings by id (a row gives wall-clock times; a bare name,
-        offsets from the file start) and the recordings' sites by id."""
+        offsets from the file start) and the recordings' sites by id; ``scope``: the window's
+        filter they were chosen by (the Recording column is shown then), None for the recording on screen."""
         self._annotations = {a.id: a for a in annotations}
         self._recordings = recordings
         self._sites = sites or {}
+        self._scope = scope
+        self.table.setColumnHidden(0, scope is None)
         self.refresh()
 
     def refresh(self) -> None:
         wanted = self.filters()
         self.model.setRowCount(0)
+        matching = 0
         for annotation in self._annotations.values():
             if any(wanted[k] is not None and getattr(annotation, k) != wanted[k] for k in ("kind", "status", "source")):
                 continue
             if wanted["species"] and wanted["species"].lower() not in (annotation.species or "").lower():
                 continue
-            self.model.appendRow(self._row(annotation))
+            matching += 1
+            if matching <= MAX_ROWS:
+                self.model.appendRow(self._row(annotation))
+        scope = self._scope
+        if scope is not None:
+            shown = f"the first {MAX_ROWS:,} of {matching:,}" if matching > MAX_ROWS else f"{matching:,}"
+            self.scope.setText(f"Labels in {scope}: {shown}")
+        self.scope.setVisible(scope is not None)
+        self.measurements.fill(self._annotations, self._recordings)
 
     def _row(self, a: Annotation) -> list[QStandardItem]:
         recording = self._recordings.get(a.recording_id)

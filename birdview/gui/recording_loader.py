@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from birdview.audio.filenames import site_prefix
@@ -23,6 +23,9 @@ from birdview.spectrogram.clock import start_of, wall_clock
 from birdview.spectrogram.ticks import format_time
 from birdview.store.project import Project, ProjectError, RecordingRow, content_hash
 from birdview.store.sites import site_of
+
+#: Files handed to the checking threads at a time, and the pause (ms) before the next batch.
+_CHECK_BATCH, _CHECK_PAUSE_MS = 100, 10
 
 
 def _probe(path: Path, with_hash: bool) -> tuple[RecordingInfo, str | None]:
@@ -56,6 +59,8 @@ class RecordingLoader(QObject):
         self.rows: dict[Path, RecordingRow] = {}
         self._first_offered = False
         self._probes = WorkerPool("probe", max_threads=2, owner=self)
+        #: Listed files not handed to the workers yet (see :meth:`open_paths`).
+        self._to_check: list[Path] = []
 
     def set_project_rows(self, rows: list[RecordingRow]) -> None:
         """The recordings of a project just opened; files checked from now on are added to it."""
@@ -84,20 +89,43 @@ class RecordingLoader(QObject):
     @property
     def pending(self) -> bool:
         """Some files are still being checked."""
-        return self._probes.active > 0
+        return self._probes.active > 0 or bool(self._to_check)
 
     def open_paths(self, paths: list[str | Path]) -> None:
-        """Open files and folders; each file is checked on a worker thread and listed as it is."""
-        for path in find_audio_files(paths):
+        """Open files and folders; each file is listed at once (with what the project knows of
+        it) and checked on a worker thread, handed out a batch at a time so that the window
+        stays responsive while thousands are checked."""
+        for path in self._files(paths):
             path = Path(path).absolute()
             if self.panel.has(path):
                 continue
-            self.panel.add_pending(path)
-            worker = self._probes.run(_probe, path, self._project() is not None)
-            worker.result.connect(lambda probed: self._on_probed(*probed))
-            worker.error.connect(lambda problem, path=path: self._on_probe_failed(path, problem))
+            self.panel.add_pending(path, self.site_of(path), self.rows.get(path))
+            self._to_check.append(path)
+        self._check_next()
         if not self.panel.paths() and not self.pending:
             self.message.emit("No audio files found in " + ", ".join(str(p) for p in paths))
+
+    def _files(self, paths: list[str | Path]) -> list[Path]:
+        """The audio files of the paths, in order; a project's own recordings are taken as they
+        are (files, not folders: no need to look at the disk for each of thousands)."""
+        found: list[Path] = []
+        for entry in paths:
+            if isinstance(entry, Path) and entry in self.rows:
+                found.append(entry)
+            else:
+                found.extend(find_audio_files([entry]))
+        return found
+
+    def _check_next(self) -> None:
+        """Hand the next batch of listed files to the workers (the rest after the event loop has run)."""
+        batch, self._to_check = self._to_check[:_CHECK_BATCH], self._to_check[_CHECK_BATCH:]
+        with_hash = self._project() is not None
+        for path in batch:
+            worker = self._probes.run(_probe, path, with_hash)
+            worker.result.connect(lambda probed: self._on_probed(*probed))
+            worker.error.connect(lambda problem, path=path: self._on_probe_failed(path, problem))
+        if self._to_check:
+            QTimer.singleShot(_CHECK_PAUSE_MS, self._check_next)
 
     def choose_files(self, parent: QWidget) -> None:
         pattern = " ".join(f"*{ext}" for ext in sorted(AUDIO_EXTENSIONS))
@@ -121,12 +149,14 @@ class RecordingLoader(QObject):
     def _on_probed(self, info: RecordingInfo, digest: str | None) -> None:
         project = self._project()
         if project is not None and digest is not None:
+            known = info.path in self.rows  # already in the project (listed when it was opened)
             try:
                 row = self.rows[info.path] = project.add_probed(info, digest)
             except ProjectError as exc:
                 self._report(info.path, f"not added to the project: {exc}")
             else:
-                self.addedToProject.emit(row)
+                if not known:
+                    self.addedToProject.emit(row)
         self.panel.add_recording(info, self.site_of(info.path))
         self.recordings[info.path] = Recording(info)
         if info.warning:
@@ -157,6 +187,7 @@ class RecordingLoader(QObject):
 
     def close(self) -> None:
         """Drop what is still being checked and close the recordings."""
+        self._to_check = []
         self._probes.close()
         for recording in self.recordings.values():
             recording.close()

@@ -54,6 +54,7 @@ from birdview.review.queue import (
     verdicts_of,
 )
 from birdview.review.similarity import (
+    NotScoredError,
     Query,
     save_for_review,
     search,
@@ -63,6 +64,7 @@ from birdview.review.similarity import (
 from birdview.spectrogram.clock import UNKNOWN, date_text, wall_clock
 from birdview.store.labels import Verdict
 from birdview.store.project import ModelRow, Project, ProjectError
+from birdview.store.selection import Selection
 from birdview.store.sites import site_of
 
 ALL_SPECIES = "all species"
@@ -138,6 +140,9 @@ class ReviewController(QObject):
     #: The list was refilled and is empty: no candidate is under review any more.
     candidateCleared = Signal()
     thresholdApplied = Signal(str, float)
+    #: Find similar's example is in windows the model has not scored: (the NotScoredError, and
+    #: the search to run again once they are: (recording id, start s, end s, species)).
+    scoringNeeded = Signal(object, object)
 
     def __init__(
         self,
@@ -156,6 +161,8 @@ class ReviewController(QObject):
         self._species_code, self._changed = species_code, changed
         self.queue: list[Candidate] = []
         self.position = -1
+        #: The window's filter (sites, dates, hours): only candidates inside it are queued.
+        self.selection = Selection()
         self._workers = WorkerPool("review-queue", owner=self)
         #: The menu's actions by name, and the keys each has when no selection takes some of them.
         self.actions: dict[str, QAction] = {}
@@ -281,7 +288,14 @@ class ReviewController(QObject):
             "min_score": self.panel.min_score.value(),
             "max_score": self.panel.max_score.value(),
             "expected_only": self.panel.expected_only.isChecked(),
+            "selection": None if self.selection.everything else self.selection,
         }
+
+    def set_selection(self, selection: Selection) -> None:
+        """The window's filter changed: the queue is refilled with the candidates inside it."""
+        if selection != self.selection:
+            self.selection = selection
+            self.reload(background=True)
 
     def start(self) -> None:
         """Reload the queue and show its first candidate (the Review dock comes to the front)."""
@@ -487,7 +501,14 @@ class ReviewController(QObject):
         worker.error.connect(lambda message: self.window.statusBar().showMessage(f"Find similar: {message}"))
         return True
 
-    def _found(self, result: tuple[int, str, tuple[list[Candidate], int, int]] | str) -> None:
+    def _found(
+        self, result: tuple[int, str, tuple[list[Candidate], int, int]] | tuple[NotScoredError, tuple] | str
+    ) -> None:
+        if isinstance(result, tuple) and isinstance(result[0], NotScoredError):
+            error, search_again = result
+            self.window.statusBar().showMessage(f"Find similar: {error}")
+            self.scoringNeeded.emit(error, search_again)
+            return
         if isinstance(result, str):
             self.window.statusBar().showMessage(f"Find similar: {result}")
             return
@@ -504,12 +525,15 @@ class ReviewController(QObject):
 
 def _find_and_keep(
     project: Project, version: int, recording_id: int, start_s: float, end_s: float, species: str
-) -> tuple[int, str, tuple[list[Candidate], int, int]] | str:
-    """On a worker thread: search, keep the hits as the "similar" list, and its queue."""
+) -> tuple[int, str, tuple[list[Candidate], int, int]] | tuple[NotScoredError, tuple] | str:
+    """On a worker thread: search, keep the hits as the "similar" list, and its queue; an example
+    the model has not scored yet comes back with the search to run again once it has."""
     try:
         query = Query(project.recording(recording_id), start_s, end_s)
         hits = search(project, version, [query], SIMILAR_TOP)
         save_for_review(project, version, [query], hits, species)
         return len(hits), species, similar_queue_with_progress(project, "unreviewed")
+    except NotScoredError as exc:
+        return exc, (recording_id, start_s, end_s, species)
     except ProjectError as exc:
         return str(exc)

@@ -8,12 +8,14 @@ verdict). A new verdict on a window replaces the earlier one; a batch of verdict
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from birdview.store.labels import Source, Verdict, read_verdict, verdict_labels
-from birdview.store.project import Annotation, Project, ProjectError
+from birdview.store.project import Annotation, Project, ProjectError, RecordingRow
+from birdview.store.selection import Selection, start_of
+from birdview.store.sites import site_of
 
 ORDERS = ("score", "uncertainty", "time", "most informative")
 INFORMATIVE = "most informative"
@@ -66,9 +68,11 @@ def candidates(
     show: str = "unreviewed",
     recording_ids: Sequence[int] | None = None,
     allowed: Mapping[int, Collection[str] | None] | None = None,
+    selection: Selection | None = None,
 ) -> list[Candidate]:
     """The windows scored within [min_score, max_score] for the species, in ``order``; with
-    ``allowed`` (recording id -> species shown, None for all), only those species per recording."""
+    ``allowed`` (recording id -> species shown, None for all), only those species per recording;
+    with ``selection``, only windows starting at its sites, dates and hours."""
     if order not in ORDERS:
         raise ProjectError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
     if show not in SHOW:
@@ -82,13 +86,18 @@ def candidates(
     columns = [position[code] for code in wanted]
     reviewed = _verdict_labels(project, version)
     found: list[Candidate] = []
-    for recording in project.recordings():
+    chosen = project.recordings() if selection is None else selected_recordings(project, selection)
+    for recording in chosen:
         if recording_ids is not None and recording.id not in recording_ids:
             continue
         shown = allowed.get(recording.id) if allowed is not None else None
-        for first, block in project.prediction_blocks(version, recording.id, columns):
+        for first, block in project.prediction_blocks(version, recording.id, columns, min_score - 5e-4):
             # Scores are stored as float16 (about 3 significant digits): compare at that precision.
-            rows, cols = np.nonzero((block >= min_score - 5e-4) & (block <= max_score + 5e-4))
+            inside = (block >= min_score - 5e-4) & (block <= max_score + 5e-4)
+            if selection is not None and selection.needs_clock:
+                starts = [model.window_start(first + row) for row in range(len(block))]
+                inside &= selection.mask(recording, starts)[:, None]
+            rows, cols = np.nonzero(inside)
             for row, col in zip(rows, cols, strict=True):
                 if shown is not None and wanted[col] not in shown:
                     continue
@@ -107,6 +116,59 @@ def candidates(
                 if show == "all" or (show == "reviewed") == done:
                     found.append(candidate)
     return order_candidates(project, found, order, threshold)
+
+
+# -- a Selection (sites, dates, hours) over the project's recordings and labels -----------------
+
+
+def sited(project: Project, recordings: Sequence[RecordingRow] | None = None) -> list[RecordingRow]:
+    """The recordings (all the project's by default) with the site :func:`site_of` reads (as given
+    when added, else the file name's prefix) in ``site``: what a :class:`Selection` judges."""
+    rows = project.recordings() if recordings is None else recordings
+    return [row if row.site else replace(row, site=site_of(project, row)) for row in rows]
+
+
+def in_hours(selection: Selection, recording: object) -> bool:
+    """Whether some moment of the recording falls in the selection's hours of the day (always,
+    without hours; never without a start time when there are hours)."""
+    if selection.hours is None:
+        return True
+    start = start_of(recording)
+    if start is None:
+        return False
+    duration_m = float(getattr(recording, "duration_s", 0.0) or 0.0) / 60.0
+    first, last = selection.hours
+    if last <= first:
+        last += 24 * 60  # wraps past midnight
+    begin = start.hour * 60 + start.minute + start.second / 60.0
+    end = begin + max(duration_m, 1e-6)
+    day = -1
+    while first + day * 1440 < end:
+        if first + day * 1440 < end and last + day * 1440 > begin:
+            return True
+        day += 1
+    return False
+
+
+def selected_recordings(project: Project, selection: Selection) -> list[RecordingRow]:
+    """The recordings at the selection's sites with some time in its dates and hours (sites read
+    as :func:`sited` does), in the project's order."""
+    return [row for row in selection.recordings(sited(project)) if in_hours(selection, row)]
+
+
+def selected_labels(project: Project, selection: Selection, **filters: object) -> tuple[list[Annotation], dict]:
+    """The labels (``filters`` as :meth:`Project.annotations` takes them) that start inside the
+    selection, and their recordings by id (with their sites)."""
+    rows = {row.id: row for row in selected_recordings(project, selection)}
+    kept: list[Annotation] = []
+    by_recording: dict[int, list[Annotation]] = {}
+    for label in project.annotations(**filters):
+        if label.recording_id in rows:
+            by_recording.setdefault(label.recording_id, []).append(label)
+    for recording_id, labels in by_recording.items():
+        mask = selection.mask(rows[recording_id], [label.start_s for label in labels])
+        kept.extend(label for label, keep in zip(labels, mask, strict=True) if keep)
+    return kept, rows
 
 
 def order_candidates(project: Project, found: list[Candidate], order: str, threshold: float = 0.5) -> list[Candidate]:

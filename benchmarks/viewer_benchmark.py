@@ -1,6 +1,7 @@
 """Viewer speed and memory on long recordings, against the naive way in the same run.
 
     python benchmarks/viewer_benchmark.py [--hours 1 24] [--data benchmarks/data]
+    python benchmarks/viewer_benchmark.py --overview --hours 2 --noise 0.1 [--background]
 
 For each length it generates (once) a 32 kHz mono FLAC of quiet noise with a chirp every
 37 s, then in a fresh process per measurement (so peak RSS is that measurement's own):
@@ -9,7 +10,14 @@ For each length it generates (once) a 32 kHz mono FLAC of quiet noise with a chi
             the whole-file overview is complete, peak RSS;
   naive     librosa.load of the whole file plus one STFT (the same FFT size and hop), time and
             peak RSS. Only run where it fits in memory; otherwise its need is computed and shown.
-Prints a table and the ratios.
+Prints a table and the ratios. Each measurement keeps its caches in a fresh folder
+($BIRDVIEW_CACHE_DIR), and ends by opening the file again in a new window: the overview then
+comes from the cache ("overview again").
+
+--overview measures only the overview: built as now, built as before (12 runs of 2 frames a
+column instead of 4 runs of 8: three times the seeks), and read back on a second open; with
+--background a process keeps one core busy meanwhile (a scoring job). --noise 0.1 makes the
+recording noise-like (FLAC stores it near full size; the default, quiet noise, compresses well).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +39,9 @@ N_FFT, HOP = 1024, 256
 CHIRP_EVERY_S = 37
 
 
-def generate(path: Path, hours: float) -> Path:
+def generate(path: Path, hours: float, noise: float = 0.002) -> Path:
+    """Noise of standard deviation ``noise`` (0.002: quiet, compresses well; 0.1: noise-like,
+    FLAC keeps it near full size and every seek decodes large frames) with a chirp every 37 s."""
     import soundfile as sf
 
     if path.exists():
@@ -42,7 +53,7 @@ def generate(path: Path, hours: float) -> Path:
     temporary = path.with_suffix(".partial.flac")
     with sf.SoundFile(temporary, "w", SAMPLE_RATE, 1, subtype="PCM_16") as out:
         for minute in range(int(hours * 60)):
-            block = rng.standard_normal(len(t)) * 0.002
+            block = rng.standard_normal(len(t)) * noise
             for start in np.arange(-(minute * block_s) % CHIRP_EVERY_S, block_s, CHIRP_EVERY_S):
                 on = (t >= start) & (t < start + 0.5)
                 block[on] += 0.2 * np.sin(2 * np.pi * (3000 + 4000 * (t[on] - start)) * (t[on] - start))
@@ -55,12 +66,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_birdview(path: str) -> dict:
+def measure_birdview(path: str, overview_only: bool = False, scheme: str | None = None) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings
 
     from birdview.gui.app import make_application
     from birdview.gui.main_window import MainWindow
+    from birdview.spectrogram import overview as overview_module
+
+    if scheme is not None:  # the overview's runs a column x frames a run, e.g. "12x2" (before)
+        groups, frames_per_group = (int(v) for v in scheme.split("x"))
+        overview_module.OVERVIEW_GROUPS, overview_module.OVERVIEW_GROUP_FRAMES = groups, frames_per_group
 
     app = make_application()
     settings = QSettings(str(Path(path).with_suffix(".bench.ini")), QSettings.Format.IniFormat)
@@ -86,7 +102,7 @@ def measure_birdview(path: str) -> dict:
     rng = np.random.default_rng(0)
     frames, settle = [], []
     view = window.view
-    for step in range(120):
+    for step in range(0 if overview_only else 120):
         t0, t1 = view.view_range()
         span = t1 - t0
         kind = step % 6
@@ -106,16 +122,33 @@ def measure_birdview(path: str) -> dict:
     pump_until(lambda: window.overview.finished, 600)
     overview = window.overview.builder.elapsed_s
     window.shutdown()
-    return {
+
+    # The same file opened again (a new window, as after a restart): the overview from the cache.
+    again = MainWindow(settings=settings)
+    again.resize(1400, 820)
+    again.show()
+    opened = time.perf_counter()
+    again.open_paths([path])
+    pump_until(lambda: again.overview.builder is not None and again.overview.finished, 600)
+    overview_again = time.perf_counter() - opened
+    from_cache = again.overview.builder.from_cache
+    again.shutdown()
+    result = {
         "first_paint_s": first_paint,
-        "frame_p50_ms": float(np.percentile(frames, 50)),
-        "frame_p95_ms": float(np.percentile(frames, 95)),
-        "frame_max_ms": float(np.max(frames)),
-        "tiles_settle_p50_ms": float(np.percentile(settle, 50)),
-        "tiles_settle_p95_ms": float(np.percentile(settle, 95)),
         "overview_complete_s": overview,
+        "overview_again_s": overview_again,
+        "overview_again_from_cache": from_cache,
         "peak_rss_mb": peak_rss_mb(),
     }
+    if frames:
+        result |= {
+            "frame_p50_ms": float(np.percentile(frames, 50)),
+            "frame_p95_ms": float(np.percentile(frames, 95)),
+            "frame_max_ms": float(np.max(frames)),
+            "tiles_settle_p50_ms": float(np.percentile(settle, 50)),
+            "tiles_settle_p95_ms": float(np.percentile(settle, 95)),
+        }
+    return result
 
 
 def measure_naive(path: str) -> dict:
@@ -136,10 +169,19 @@ def naive_memory_gb(hours: float) -> float:
     return (samples * 4 + frames * (N_FFT // 2 + 1) * (8 + 4)) / 1e9
 
 
-def run_child(kind: str, path: Path) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(path)], capture_output=True, text=True, check=False
-    )
+def run_child(kind: str, path: Path, scheme: str | None = None) -> dict:
+    environment = dict(os.environ)
+    if scheme is not None:
+        environment["BENCH_OVERVIEW_SCHEME"] = scheme
+    with tempfile.TemporaryDirectory(prefix="birdview-bench-cache-") as cache:
+        environment["BIRDVIEW_CACHE_DIR"] = cache  # nothing cached from an earlier run
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", kind, str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=environment,
+        )
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -150,12 +192,23 @@ def main() -> None:
     parser.add_argument("--hours", type=float, nargs="+", default=[1, 24])
     parser.add_argument("--data", type=Path, default=Path(__file__).parent / "data")
     parser.add_argument("--naive-limit-gb", type=float, default=12.0, help="skip the naive run above this need")
+    parser.add_argument("--noise", type=float, default=0.002, help="noise level (0.1: noise-like)")
+    parser.add_argument("--overview", action="store_true", help="measure the overview only, now and before")
+    parser.add_argument("--background", action="store_true", help="keep one core busy meanwhile")
+    parser.add_argument("--repeats", type=int, default=2, help="--overview: turns of each")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, path = args.child
-        result = measure_birdview(path) if kind == "birdview" else measure_naive(path)
+        scheme = os.environ.get("BENCH_OVERVIEW_SCHEME")
+        if kind == "naive":
+            result = measure_naive(path)
+        else:
+            result = measure_birdview(path, overview_only=kind == "overview", scheme=scheme)
         print(json.dumps(result))
+        return
+    if args.overview:
+        overview_main(args)
         return
 
     total_memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
@@ -163,7 +216,7 @@ def main() -> None:
     rows = []
     for hours in args.hours:
         started = time.perf_counter()
-        path = generate(args.data / f"bench_{hours:g}h_32k.flac", hours)
+        path = generate(data_file(args, hours), hours, args.noise)
         print(f"\n{path.name}: {path.stat().st_size / 1e9:.2f} GB (ready in {time.perf_counter() - started:.0f} s)")
         ours = run_child("birdview", path)
         print("  birdview:", json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in ours.items()}))
@@ -194,6 +247,50 @@ def main() -> None:
             f"{ours['frame_p50_ms']:.1f} / {ours['frame_p95_ms']:.1f} ms | {ours['overview_complete_s']:.1f} s | "
             f"{ours['peak_rss_mb']:.0f} MB | {naive_rss} |"
         )
+
+
+def data_file(args: argparse.Namespace, hours: float) -> Path:
+    suffix = "" if args.noise == 0.002 else "_noise" if args.noise == 0.1 else f"_noise{args.noise:g}"
+    return args.data / f"bench_{hours:g}h_32k{suffix}.flac"
+
+
+def busy_loop() -> subprocess.Popen:
+    """A process that keeps one core busy, as a scoring job would."""
+    code = "import numpy as np\na = np.random.rand(400, 400)\nwhile True:\n    a = np.tanh(a @ a)"
+    return subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def overview_main(args: argparse.Namespace) -> None:
+    """The overview alone: now (4 runs of 8 frames a column) against before (12 runs of 2), in
+    turns, and the second open (from the cache)."""
+    background = busy_loop() if args.background else None
+    try:
+        for hours in args.hours:
+            path = generate(data_file(args, hours), hours, args.noise)
+            print(f"\n{path.name}: {path.stat().st_size / 1e9:.2f} GB" + (", one core kept busy" if background else ""))
+            rows: dict[str, list[dict]] = {"now 4x8": [], "before 12x2": []}
+            for _ in range(args.repeats):
+                rows["now 4x8"].append(run_child("overview", path))
+                rows["before 12x2"].append(run_child("overview", path, scheme="12x2"))
+            print("| overview | built in | second open (cache) | from cache |\n|---|---|---|---|")
+            for name, results in rows.items():
+                for result in results:
+                    if "error" in result:
+                        print(f"| {name} | error: {result['error']} | | |")
+                        continue
+                    print(
+                        f"| {name} | {result['overview_complete_s']:.1f} s | {result['overview_again_s']:.2f} s | "
+                        f"{result['overview_again_from_cache']} |"
+                    )
+            built = {
+                name: [r["overview_complete_s"] for r in results if "error" not in r] for name, results in rows.items()
+            }
+            if all(built.values()):
+                ratio = np.median(built["before 12x2"]) / np.median(built["now 4x8"])
+                print(f"before / now (medians): {ratio:.2f}x")
+    finally:
+        if background is not None:
+            background.kill()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -10,6 +11,9 @@ import pytest
 import soundfile as sf
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Overviews the GUI tests finish go to a folder of this run, not the user's ~/.cache.
+_CACHE = tempfile.TemporaryDirectory(prefix="birdview-test-cache-")
+os.environ.setdefault("BIRDVIEW_CACHE_DIR", _CACHE.name)
 
 SAMPLE_RATE = 32000
 

@@ -1,7 +1,7 @@
 """Moving through the shown recording: the scrollbar under the spectrogram and the overview
 strip's region kept in step with the view, a click in the overview centring the view there, the
-View menu's zoom and pan keys, and the status bar's readout of the time and frequency under the
-mouse."""
+View menu's zoom and pan keys, and the status bar's readout of the time, frequency and level
+under the mouse."""
 
 from __future__ import annotations
 
@@ -78,8 +78,12 @@ class Navigation(QObject):
     def _on_cursor_moved(self, seconds: float, hz: float) -> None:
         recording = self.view.recording.info if self.view.recording is not None else None
         clock, offset = wall_clock(recording, seconds, 0.01)
-        self.cursor_label.setText(f"{clock}   {hz / 1000:.2f} kHz")
-        self.cursor_label.setToolTip(offset)
+        level = self.view.level_at(seconds, hz)
+        shown = f"   {level:.0f} dB" if level is not None else ""
+        self.cursor_label.setText(f"{clock}   {hz / 1000:.2f} kHz{shown}")
+        self.cursor_label.setToolTip(
+            offset + ("; level in dB, 0 dB being a full-scale sine (as the colours)" if shown else "")
+        )
 
     def _on_scrollbar(self, value: int) -> None:
         self.view.set_view(value / _SCROLL_UNITS_PER_S, self.span())

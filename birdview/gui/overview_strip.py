@@ -1,4 +1,7 @@
-"""A whole-recording strip above the spectrogram: where you are, and click or drag to jump."""
+"""A whole-recording strip above the spectrogram: where you are, and click or drag to jump.
+
+Finished overviews are kept in :attr:`OverviewStrip.cache` (the per-user cache folder unless the
+main window gives it the project's), so a recording shown before draws its overview at once."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from birdview.audio.recording import Recording
 from birdview.gui.axes import TimeAxis
 from birdview.gui.colormaps import lookup_table
+from birdview.spectrogram.cache import OverviewCache, user_cache_dir
 from birdview.spectrogram.overview import OverviewBuilder
 from birdview.spectrogram.settings import DisplaySettings, SpectrogramSettings
 
@@ -56,6 +60,8 @@ class OverviewStrip(pg.PlotWidget):
         self.addItem(self.region, ignoreBounds=True)
         self.view_box.jumpRequested.connect(self.jumpRequested)
         self.builder: OverviewBuilder | None = None
+        folder = user_cache_dir()
+        self.cache: OverviewCache | None = OverviewCache(folder / "overviews") if folder is not None else None
         self.display_settings = DisplaySettings()
         self._timer = QTimer(self, interval=_POLL_MS)
         self._timer.timeout.connect(self.refresh)
@@ -70,7 +76,7 @@ class OverviewStrip(pg.PlotWidget):
             return
         self.time_axis.set_start_time(recording.info.start_time)
         self.view_box.setXRange(0, recording.info.duration_s, padding=0)
-        self.builder = OverviewBuilder(recording, settings).start()
+        self.builder = OverviewBuilder(recording, settings, cache=self.cache).start()
         self._timer.start()
         self.refresh()
 

@@ -78,6 +78,8 @@ class SpectrogramView(pg.PlotWidget):
     cursorMoved = Signal(float, float)  # time s, frequency Hz
     cursorPlaced = Signal(float)
     tileFailed = Signal(str)
+    recordingChanged = Signal(object)  # Recording or None
+    spectrogramSettingsChanged = Signal(object)  # SpectrogramSettings
 
     def __init__(self, tiles: TileService, parent: object = None) -> None:
         self.time_axis = TimeAxis()
@@ -144,6 +146,7 @@ class SpectrogramView(pg.PlotWidget):
         self.cursor_s = None
         self.cursor_line.hide()
         self.playhead.hide()
+        self.recordingChanged.emit(recording)
         if recording is None:
             self.tiles.cancel_all()
             return
@@ -161,6 +164,7 @@ class SpectrogramView(pg.PlotWidget):
         self.spectrogram_settings = settings
         self.frequency_axis.set_settings(settings)
         self._clear_items()
+        self.spectrogramSettingsChanged.emit(settings)
         if self.recording is not None:
             self._apply_limits()
             self._apply_frequency_range()
@@ -289,6 +293,27 @@ class SpectrogramView(pg.PlotWidget):
         point = self.view_box.mapSceneToView(scene_pos)
         self.cursorMoved.emit(point.x(), float(y_to_hz(max(point.y(), 0.0), self.spectrogram_settings)))
 
+    def level_at(self, seconds: float, hz: float) -> float | None:
+        """The dB value drawn at ``seconds`` and ``hz`` (0 dB: a full-scale sine in one FFT bin):
+        from the tile of the current zoom level there, else the finest one drawn; None where
+        nothing is drawn."""
+        y = float(hz_to_y(hz, self.spectrogram_settings))
+        best: tuple[int, Tile] | None = None
+        for key, item in self._items.items():
+            tile: Tile = item.tile
+            if not (tile.x0 <= seconds < tile.x1 and tile.y0 <= y < tile.y1):
+                continue
+            rank = -1 if key.level == self._level else key.level
+            if best is None or rank < best[0]:
+                best = (rank, tile)
+        if best is None:
+            return None
+        tile = best[1]
+        rows, columns = tile.db.shape
+        row = min(rows - 1, int((y - tile.y0) / (tile.y1 - tile.y0) * rows))
+        column = min(columns - 1, int((seconds - tile.x0) / (tile.x1 - tile.x0) * columns))
+        return float(tile.db[row, column])
+
     # -- tiles ----------------------------------------------------------------------------------
 
     def _on_range_changed(self, *_: object) -> None:
@@ -346,6 +371,7 @@ class SpectrogramView(pg.PlotWidget):
         item.setLookupTable(self._lut)
         item.setRect(QRectF(tile.x0, tile.y0, tile.x1 - tile.x0, tile.y1 - tile.y0))
         item.setZValue(10 if tile.key.level == self._level else 0)
+        item.tile = tile  # what the cursor read-out reads
         self.addItem(item, ignoreBounds=True)
         self._items[tile.key] = item
 

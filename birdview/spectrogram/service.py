@@ -1,4 +1,5 @@
-"""Computes spectrogram tiles on worker threads, most wanted first, and caches them."""
+"""Computes spectrogram tiles (or waveform envelope tiles) on worker threads, most wanted first,
+and caches them."""
 
 from __future__ import annotations
 
@@ -27,10 +28,16 @@ class TileService:
     user has scrolled away from are never computed."""
 
     def __init__(
-        self, workers: int = 2, memory: TileMemoryCache | None = None, disk: TileDiskCache | None = None
+        self,
+        workers: int = 2,
+        memory: TileMemoryCache | None = None,
+        disk: TileDiskCache | None = None,
+        compute: Callable[[Recording, TileKey], Tile] = compute_tile,
     ) -> None:
         self.memory = memory or TileMemoryCache()
         self.disk = disk
+        #: What a tile is made with: spectrogram tiles, or waveform envelopes (birdview.spectrogram.waveform).
+        self.compute = compute
         self._waiting: list[_Job] = []
         self._running: set[TileKey] = set()
         self._condition = threading.Condition()
@@ -101,7 +108,7 @@ class TileService:
         if tile is None and self.disk is not None:
             tile = self.disk.get(job.key)
         if tile is None:
-            tile = compute_tile(job.recording, job.key)
+            tile = self.compute(job.recording, job.key)
             if self.disk is not None:
                 self.disk.put(tile)
         self.memory.put(tile)

@@ -165,10 +165,11 @@ def y_to_hz(y: float | np.ndarray, settings: SpectrogramSettings) -> float | np.
     return _scale_y_to_hz(y, settings.scale)
 
 
-def sampled_frames(first_column: int, n_columns: int, per_column: int, groups: int) -> np.ndarray:
-    """Frame indices, shape (n_columns, groups * SPARSE_FRAMES_PER_GROUP): short runs of
-    consecutive frames spread evenly across each column."""
-    group = SPARSE_FRAMES_PER_GROUP
+def sampled_frames(
+    first_column: int, n_columns: int, per_column: int, groups: int, group: int = SPARSE_FRAMES_PER_GROUP
+) -> np.ndarray:
+    """Frame indices, shape (n_columns, groups * group): short runs of ``group`` consecutive
+    frames spread evenly across each column."""
     columns = np.arange(first_column, first_column + n_columns)[:, None, None] * per_column
     centres = ((np.arange(groups) + 0.5) * per_column / groups).astype(np.int64)[None, :, None]
     return (columns + centres - group // 2 + np.arange(group)[None, None, :]).reshape(n_columns, -1)
@@ -190,8 +191,13 @@ def compute_columns(
     first_column: int,
     n_columns: int,
     groups: int = SPARSE_GROUPS,
+    group_frames: int = SPARSE_FRAMES_PER_GROUP,
 ) -> np.ndarray:
-    """Mean power of columns [first_column, first_column + n_columns): shape (n_columns, bins)."""
+    """Mean power of columns [first_column, first_column + n_columns): shape (n_columns, bins).
+
+    Zoomed far out, each column averages ``groups`` runs of ``group_frames`` consecutive frames.
+    A seek costs as much as decoding :data:`SEEK_COST_SAMPLES` samples, so when the runs lie
+    closer than that the whole span is decoded once instead."""
     n_fft, hop = settings.n_fft, settings.hop
     per_column = 1 << level
     half = n_fft // 2
@@ -204,7 +210,7 @@ def compute_columns(
         frames = np.lib.stride_tricks.sliding_window_view(samples, n_fft)[::hop][:n_frames]
         return _spectra(frames, settings).reshape(n_columns, per_column, -1).mean(axis=1)
 
-    indices = sampled_frames(first_column, n_columns, per_column, groups)
+    indices = sampled_frames(first_column, n_columns, per_column, groups, group_frames)
     span_start = int(indices.min()) * hop - half
     span_samples = int(indices.max()) * hop - half + n_fft - span_start
     runs = indices.shape[0] * groups
@@ -214,7 +220,7 @@ def compute_columns(
         offsets = indices.reshape(-1) * hop - half - span_start
         frames = samples[offsets[:, None] + np.arange(n_fft)[None, :]]
     else:
-        group = SPARSE_FRAMES_PER_GROUP
+        group = group_frames
         run_starts = indices.reshape(-1, group)[:, 0]
         frames = np.empty((len(run_starts) * group, n_fft), dtype=np.float32)
         for i, first in enumerate(run_starts):

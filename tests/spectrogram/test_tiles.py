@@ -112,7 +112,11 @@ def test_disk_cache_round_trip_and_invalidation(tmp_path: Path) -> None:
     assert back is not None
     np.testing.assert_allclose(back.db, tile.db, atol=0.1)  # stored as float16
     assert (back.x0, back.x1) == pytest.approx((tile.x0, tile.x1))
-    write_tone_file(path, duration_s=5.0, tone_hz=1000)  # the file changes: its tiles are stale
+    # The cache keys on the content, not the modification time: the same samples written again
+    # keep their tiles; other samples do not.
+    write_tone_file(path, duration_s=5.0)
+    assert disk.get(tile.key) is not None
+    write_tone_file(path, duration_s=5.0, tone_start_s=1.0, tone_end_s=3.0, tone_hz=1000)  # its tiles are stale
     assert disk.get(tile.key) is None
 
 

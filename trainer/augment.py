@@ -28,23 +28,28 @@ class AugmentConfig:
     cutout_p: float = 0.3
     spec_mixup_p: float = 0.0
     spec_mixup_alpha: float = 0.4
+    #: Excerpts of unlabelled recordings (``fit --background-dir``) mixed in, at an SNR drawn from the range.
+    background_p: float = 0.5
+    background_snr_db: tuple[float, float] = (0.0, 20.0)
 
     def as_dict(self) -> dict:
         values = asdict(self)
         values["noise_snr_db"] = list(self.noise_snr_db)
+        values["background_snr_db"] = list(self.background_snr_db)
         return values
 
     @classmethod
     def from_dict(cls, values: dict) -> AugmentConfig:
         known = {f.name for f in fields(cls)}
         clean = {k: v for k, v in values.items() if k in known}
-        if "noise_snr_db" in clean:
-            clean["noise_snr_db"] = tuple(clean["noise_snr_db"])
+        for key in ("noise_snr_db", "background_snr_db"):
+            if key in clean:
+                clean[key] = tuple(clean[key])
         return cls(**clean)
 
     @classmethod
     def none(cls) -> AugmentConfig:
-        return cls(mixup_p=0, gain_p=0, noise_p=0, shift_p=0, xy_mask_p=0, cutout_p=0, spec_mixup_p=0)
+        return cls(mixup_p=0, gain_p=0, noise_p=0, shift_p=0, xy_mask_p=0, cutout_p=0, spec_mixup_p=0, background_p=0)
 
 
 def random_gain(wave: np.ndarray, max_db: float, rng: np.random.Generator) -> np.ndarray:
@@ -63,6 +68,20 @@ def add_noise(wave: np.ndarray, snr_db: tuple[float, float], rng: np.random.Gene
     noise /= np.sqrt(np.mean(noise**2)) + 1e-12
     snr = rng.uniform(*snr_db)
     return (wave + noise * np.sqrt(power / 10 ** (snr / 10))).astype(np.float32)
+
+
+def mix_background(
+    wave: np.ndarray, excerpt: np.ndarray, snr_db: tuple[float, float], rng: np.random.Generator
+) -> np.ndarray:
+    """``wave`` with ``excerpt`` (a piece of another recording, as long) added at a signal-to-
+    background ratio drawn from ``snr_db``; a silent excerpt leaves the wave as it is, and a
+    silent wave gets the excerpt at its own level."""
+    background = float(np.mean(excerpt.astype(np.float64) ** 2))
+    if background <= 0:
+        return wave
+    power = float(np.mean(wave.astype(np.float64) ** 2))
+    scale = np.sqrt(power / (background * 10 ** (rng.uniform(*snr_db) / 10))) if power > 0 else 1.0
+    return (wave + excerpt * scale).astype(np.float32)
 
 
 def time_shift(wave: np.ndarray, max_samples: int, rng: np.random.Generator) -> np.ndarray:

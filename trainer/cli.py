@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from trainer import cli_semi
 from trainer.checkpoint import CheckpointError
 from trainer.classes import SpeciesFileError
 from trainer.config import ConfigError, TrainConfig, load_yaml, merge
@@ -35,7 +36,9 @@ S = argparse.SUPPRESS
 def _fit_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit", help="train a classifier on a BirdCLEF-layout folder", argument_default=S)
     p.add_argument("--config", help="YAML file of settings (flags override it)")
-    p.add_argument("--data", help="folder with train_metadata.csv and train_audio/")
+    p.add_argument(
+        "--data", action="append", help="folder with train_metadata.csv and train_audio/ (repeatable: several)"
+    )
     p.add_argument("--out", help="output folder (checkpoints/, logs/, config.yaml)")
     p.add_argument("--species", help="class list file, 'birdclef2024' (the 182 species; default) or 'from-data'")
     p.add_argument("--epochs", type=int)
@@ -80,6 +83,7 @@ def _fit_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-augment", action="store_true", dest="no_augment")
     for name in ("mixup_p", "gain_p", "noise_p", "shift_p", "xy_mask_p", "cutout_p", "spec_mixup_p"):
         p.add_argument(f"--{name.replace('_', '-')}", type=float, dest=name)
+    cli_semi.add_fit_arguments(p)
 
 
 def _predict_parser(sub: argparse._SubParsersAction) -> None:
@@ -94,7 +98,12 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overlap", type=float, default=0.0, help="--model: overlap of windows, a fraction (e.g. 0.5)")
     p.add_argument("--embeddings", help="--model: also write every window's embedding here (.npz, one array a file)")
     p.add_argument("--audio", nargs="+", required=True, help="audio files or folders")
-    p.add_argument("--out", required=True, help="table of probabilities (.csv or .parquet)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="table of probabilities (.csv or .parquet); or .npz: a predictions file (the model's identity, "
+        "probabilities and embeddings) that birdview import-predictions merges into a project",
+    )
     p.add_argument("--submission", help="also write a Kaggle submission.csv here")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--tta-shift", type=float, default=0.0, help="also score windows shifted by ±this many s")
@@ -136,6 +145,14 @@ def _export_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--opset", type=int, default=17)
 
 
+def _report_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="an HTML page on a training set and, with --run, a fit run")
+    p.add_argument("--data", required=True, help="folder with train_metadata.csv and train_audio/")
+    p.add_argument("--run", help="a fit --out folder: training curves and the per-class ROC-AUC")
+    p.add_argument("--out", required=True, help="the report (.html, self-contained)")
+    p.add_argument("--examples", type=int, default=2, help="example spectrograms per class (default 2)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="birdview-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -144,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     _fit_head_parser(sub)
     _evaluate_parser(sub)
     _export_parser(sub)
+    _report_parser(sub)
+    cli_semi.add_commands(sub)
     return parser
 
 
@@ -164,6 +183,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     for name in ("mixup_p", "gain_p", "noise_p", "shift_p", "xy_mask_p", "cutout_p", "spec_mixup_p"):
         if name in values:
             augment[name] = values.pop(name)
+    cli_semi.apply_fit_arguments(values, augment)
     overrides = dict(values)
     if frontend:
         overrides["frontend"] = frontend
@@ -174,6 +194,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def _run_fit(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    if config.rounds:
+        return cli_semi.run_rounds(config)
     if config.head_only:
         from trainer.head_only import fit_head_only as fit  # starts without importing Lightning
     else:
@@ -194,6 +216,10 @@ def _run_predict(args: argparse.Namespace) -> int:
     paths = expand_audio(args.audio)
     if args.shard:
         paths = shard(paths, args.shard)
+    if str(args.out).endswith(".npz") and args.checkpoint:
+        if len(args.checkpoint) > 1 or args.tta_shift or args.smooth:
+            raise InferenceError("--out .npz (a predictions file) takes one model, without --tta-shift or --smooth")
+        args.model = args.checkpoint[0]
     if args.model:
         return _run_predict_model(args, paths)
     scorers = [load_scorer(path, args.threads, args.engine, args.precision) for path in args.checkpoint]
@@ -236,6 +262,13 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_report(args: argparse.Namespace) -> int:
+    from trainer.report import write_report
+
+    print(write_report(args.data, args.out, args.run, args.examples))
+    return 0
+
+
 def _fit_head_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit-head", help="a classifier head on stored embeddings of a pretrained model (seconds)")
     p.add_argument("--data", required=True, help="the training set (.npz: x, y, fold, classes, negative_for, parent)")
@@ -274,6 +307,8 @@ def _run_predict_model(args: argparse.Namespace, paths: list[Path]) -> int:
 
     on_file, on_warning = _predict_reporters(args.progress)
     hop = hop_for(model.info.window_s, args.overlap)
+    if str(args.out).endswith(".npz"):
+        return _run_predict_file(args, paths, model, hop, on_file, on_warning)
     table, embeddings, skipped = predict_windows(paths, model, hop, args.skip_bad, on_file, on_warning)
     out = _write_predictions(args, table, skipped, paths)
     if args.embeddings:
@@ -286,6 +321,30 @@ def _run_predict_model(args: argparse.Namespace, paths: list[Path]) -> int:
     if args.submission:
         print("birdview-train: --submission needs a birdview-train checkpoint; not written", file=sys.stderr)
     return _predicted(args, out, table, skipped)
+
+
+def _run_predict_file(args: argparse.Namespace, paths: list[Path], model, hop: float, on_file, on_warning) -> int:
+    """predict --out FILE.npz: a predictions file for birdview import-predictions (--shard i/n: this
+    part of the file list; its identity names the model, window and hop)."""
+    from trainer.predictions_file import write_predictions_file
+
+    out, scored, windows, skipped = write_predictions_file(
+        paths, model, hop, args.out, args.shard, args.skip_bad, on_file, on_warning
+    )
+    for line in skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    if paths and not scored:
+        out.unlink(missing_ok=True)
+        raise InferenceError(f"nothing was scored: all {len(paths)} file(s) were skipped, see above")
+    if args.embeddings or args.submission:
+        print(
+            "birdview-train: a predictions file (.npz) holds the embeddings; --embeddings/--submission not written",
+            file=sys.stderr,
+        )
+    if args.progress == "json":
+        emit(PredictDone(str(out), windows, skipped))
+    print(out)
+    return 0
 
 
 def _predict_reporters(progress: str):
@@ -337,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run_evaluate(args)
         if args.command == "fit-head":
             return _run_fit_head(args)
+        if args.command == "report":
+            return _run_report(args)
+        if args.command in ("pseudo-label", "average"):
+            return cli_semi.run_command(args)
         return _run_export(args)
     except EXPECTED_ERRORS as exc:
         if progress == "json":

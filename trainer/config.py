@@ -59,6 +59,30 @@ class TrainConfig:
     skip_bad: bool = False
     resume: bool = False
     max_steps: int = -1
+    #: More labelled BirdCLEF-layout folders read beside ``data`` (``--data A --data B``).
+    more_data: list[str] = field(default_factory=list)
+    #: Pseudo-label folders (``birdview-train pseudo-label``): training only, each clip's loss times ``pseudo_weight``.
+    pseudo: list[str] = field(default_factory=list)
+    pseudo_weight: float = 1.0
+    #: Unlabelled recordings: excerpts mixed into training clips (``augment.background_p``, SNR range).
+    background_dir: str | None = None
+    #: Clips cut at random from the background recordings each epoch and trained as all-zero targets
+    #: (-1: a quarter as many as the labelled clips).
+    background_negatives: int = 0
+    #: Rounds of pseudo-labelling: score ``unlabelled`` (default: the background folder), select, retrain.
+    rounds: int = 0
+    unlabelled: str | None = None
+    pseudo_threshold: float = 0.5
+    pseudo_soft: bool = False
+    pseudo_power: float = 1.0
+    #: Hard pseudo-labels: a class is a target in at most this share of the windows (its highest-scored).
+    pseudo_max_share: float = 1.0
+    #: Labelled windows (BirdCLEF layout, start/end columns) each round's model is scored on.
+    eval_data: str | None = None
+    #: The run's model: the mean of the last K epochs' weights (0: off) ...
+    average_last: int = 0
+    #: ... or an exponential moving average of the weights with this decay per step (0: off).
+    ema_decay: float = 0.0
     frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -73,6 +97,38 @@ class TrainConfig:
             raise ConfigError("no training data: pass --data DIR (a BirdCLEF-layout folder)")
         if not 0 <= self.fold < self.folds:
             raise ConfigError(f"fold {self.fold} is not in 0..{self.folds - 1}")
+        self._validate_semi_supervised()
+
+    def _validate_semi_supervised(self) -> None:
+        for name in ("more_data", "pseudo"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, [value])
+        if self.pseudo_weight <= 0:
+            raise ConfigError(f"pseudo_weight must be above 0, not {self.pseudo_weight}")
+        if not 0 < self.pseudo_threshold < 1:
+            raise ConfigError(f"pseudo_threshold must be between 0 and 1, not {self.pseudo_threshold}")
+        if not 0 < self.pseudo_max_share <= 1:
+            raise ConfigError(f"pseudo_max_share must be in (0, 1], not {self.pseudo_max_share}")
+        if self.pseudo_power <= 0:
+            raise ConfigError(f"pseudo_power must be above 0, not {self.pseudo_power}")
+        if self.background_negatives < -1 or self.rounds < 0 or self.average_last < 0:
+            raise ConfigError("background_negatives, rounds and average_last cannot be negative")
+        if self.background_negatives and not self.background_dir:
+            raise ConfigError("background negatives need the recordings: pass --background-dir DIR")
+        if self.rounds and not (self.unlabelled or self.background_dir):
+            raise ConfigError(
+                "pseudo-label rounds need unlabelled recordings: pass --unlabelled DIR (or --background-dir)"
+            )
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"ema_decay must be in [0, 1), not {self.ema_decay}")
+        if self.average_last and self.ema_decay:
+            raise ConfigError("choose one of --average-last and --ema, not both")
+        if (self.average_last or self.ema_decay or self.background_dir) and self.head_only:
+            raise ConfigError("weight averaging and background mixing are for full training, not --head-only")
+        low, high = self.augment.background_snr_db
+        if low > high:
+            raise ConfigError(f"augment.background_snr_db: {low} is above {high}; give (low, high)")
 
     def as_dict(self) -> dict:
         values = asdict(self)

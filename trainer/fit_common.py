@@ -15,7 +15,7 @@ import yaml
 from trainer.checkpoint import frontend_of, model_state, read_checkpoint
 from trainer.classes import load_species
 from trainer.config import TrainConfig
-from trainer.data.metadata import TrainingSet, load_training_set
+from trainer.data.metadata import TrainingSet, combine, load_training_set
 from trainer.model import BirdClassifier, grow_head
 
 log = logging.getLogger("trainer.train")
@@ -77,10 +77,28 @@ def prepare_run(config: TrainConfig) -> tuple[TrainConfig, Path, TrainingSet]:
     config = architecture_of(config)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    training_set = load_training_set(config.data, resolve_classes(config.species), config.min_rating, config.skip_bad)
+    training_set = load_data(config)
     for warning in training_set.warnings:
         log.warning(warning)
     if training_set.skipped:
         (out / "skipped.txt").write_text("\n".join(training_set.skipped) + "\n", encoding="utf-8")
     (out / "config.yaml").write_text(yaml.safe_dump(config.as_dict(), sort_keys=False), encoding="utf-8")
     return config, out, training_set
+
+
+def load_data(config: TrainConfig) -> TrainingSet:
+    """The labelled folders (``data``, then ``more_data``) and the pseudo-label folders, as one set."""
+    from trainer.pseudo_label import read_pseudo_labels  # imports inference: only when needed
+
+    classes = resolve_classes(config.species)
+    roots = [config.data, *config.more_data]
+    labelled = [load_training_set(root, classes, config.min_rating, config.skip_bad) for root in roots]
+    if not config.pseudo:
+        return labelled[0] if len(labelled) == 1 else combine(labelled, classes)
+    if classes is None:  # from-data: the labelled folders' labels; the pseudo-labels must have them
+        classes = combine(labelled, None).classes
+    pseudo = [
+        read_pseudo_labels(root, classes, config.frontend, config.pseudo_weight, config.skip_bad)
+        for root in config.pseudo
+    ]
+    return combine(labelled + pseudo, classes)

@@ -55,7 +55,7 @@ def _embeddings(embed, dataset, batch_size: int, copies: int = 1) -> tuple[torch
     features, targets = [], []
     for _ in range(copies):
         loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
-        for mels, y in loader:
+        for mels, y, *_ in loader:
             features.append(embed(mels))
             targets.append(y)
     return torch.cat(features), torch.cat(targets)

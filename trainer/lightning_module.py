@@ -34,17 +34,19 @@ class BirdModule(pl.LightningModule):
     def forward(self, mels: torch.Tensor) -> torch.Tensor:
         return self.model(mels)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        mels, targets = batch
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        # (mels, targets) or, where clips have weights (pseudo-labels), (mels, targets, weights).
+        mels, targets, *rest = batch
+        weights = rest[0] if rest else None
         augment = self.config.augment
         if augment.spec_mixup_p and float(torch.rand(1)) < augment.spec_mixup_p and len(mels) > 1:
             mels, targets = spec_mixup(mels, targets, augment.spec_mixup_alpha)
-        loss = self.loss(self(mels), targets)
+        loss = self.loss(self(mels), targets, weights)
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(mels))
         return loss
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        mels, targets = batch
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        mels, targets, *_ = batch
         logits = self(mels)
         self.log("val_loss", self.loss(logits, targets), on_epoch=True, batch_size=len(mels))
         self._val_probs.append(torch.sigmoid(logits).float().cpu().numpy())

@@ -154,30 +154,48 @@ def grow_head(old: nn.Linear, old_classes: list[str], new_classes: list[str]) ->
     return head
 
 
-def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+def _reduce(per_example: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """The batch's loss: the mean over examples, each times its weight where weights are given."""
+    return per_example.mean() if weights is None else (per_example * weights.to(per_example.dtype)).mean()
+
+
+def bce_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary cross-entropy over every (example, class) cell; targets may be soft (in [0, 1])."""
+    if weights is None:
+        return F.binary_cross_entropy_with_logits(logits, targets)
+    return _reduce(F.binary_cross_entropy_with_logits(logits, targets, reduction="none").mean(dim=1), weights)
+
+
+def focal_loss(
+    logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None, gamma: float = 2.0
+) -> torch.Tensor:
+    """Focal loss; with a soft target y the cell's p_t is p y + (1 - p)(1 - y)."""
     bce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     p = torch.sigmoid(logits)
     p_t = p * targets + (1 - p) * (1 - targets)
-    return ((1 - p_t) ** gamma * bce).mean()
+    return _reduce(((1 - p_t) ** gamma * bce).mean(dim=1), weights)
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def soft_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """Cross-entropy over classes for examples with a label; hard negatives (all-zero targets)
     have no class to pick, so their logits are pushed down with binary cross-entropy instead."""
     totals = targets.sum(dim=1)
     labelled = totals > 0
-    loss = logits.new_zeros(())
+    per_example = logits.new_zeros(len(logits))
     if labelled.any():
         distribution = targets[labelled] / totals[labelled, None]
-        loss = loss + -(distribution * F.log_softmax(logits[labelled], dim=1)).sum(dim=1).sum()
+        per_example[labelled] = -(distribution * F.log_softmax(logits[labelled], dim=1)).sum(dim=1)
     if (~labelled).any():
-        loss = loss + F.softplus(logits[~labelled]).mean(dim=1).sum()
-    return loss / len(logits)
+        per_example[~labelled] = F.softplus(logits[~labelled]).mean(dim=1)
+    return _reduce(per_example, weights)
 
 
 def loss_function(name: str):
+    """``loss(logits, targets, weights=None)``: targets may be soft; weights, one per example."""
     if name == "bce":
-        return F.binary_cross_entropy_with_logits
+        return bce_loss
     if name == "focal":
         return focal_loss
     if name == "ce":

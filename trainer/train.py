@@ -10,9 +10,12 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger
 
+from trainer.averaging import LastEpochsAverage, ema_callback
 from trainer.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from trainer.config import TrainConfig
+from trainer.data.background import BackgroundSource
 from trainer.data.datamodule import BirdDataModule
+from trainer.data.metadata import TrainingSet
 from trainer.fit_common import FitResult, initialise_from, prepare_run, resolve_classes
 from trainer.head_only import fit_head_only
 from trainer.lightning_module import BirdModule
@@ -45,6 +48,7 @@ def fit(config: TrainConfig, progress_stream=None) -> FitResult:
         return fit_head_only(config, progress_stream)
     config, out, training_set = prepare_run(config)
     pl.seed_everything(config.seed, workers=True)
+    background = open_background(config, training_set)
 
     datamodule = BirdDataModule(
         training_set,
@@ -57,6 +61,7 @@ def fit(config: TrainConfig, progress_stream=None) -> FitResult:
         secondary_coef=config.secondary_coef,
         skip_bad=config.skip_bad,
         seed=config.seed,
+        background=background,
     )
     resume_from = out / "checkpoints" / "last.ckpt" if config.resume else None
     if resume_from is not None:
@@ -83,6 +88,11 @@ def fit(config: TrainConfig, progress_stream=None) -> FitResult:
     ]
     if config.progress == "json":
         callbacks.append(JsonProgress(progress_stream))
+    averaging = LastEpochsAverage(out / "checkpoints", config.average_last) if config.average_last else None
+    if averaging is not None:
+        callbacks.append(averaging)
+    if config.ema_decay:
+        callbacks.append(ema_callback(config.ema_decay))
     trainer = pl.Trainer(
         max_epochs=config.epochs,
         max_steps=config.max_steps,
@@ -104,10 +114,43 @@ def fit(config: TrainConfig, progress_stream=None) -> FitResult:
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
     best = Path(checkpoints.best_model_path) if checkpoints.best_model_path else out / "checkpoints" / "last.ckpt"
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if averaging is not None and averaging.averaged is not None:
+        best, metrics = _score_averaged(trainer, module, datamodule, averaging.averaged, checkpoints, metrics)
     skipped = training_set.skipped + datamodule.train_set.bad + datamodule.valid_set.bad
     if config.progress == "json":
         emit(Done(str(best), metrics), progress_stream)
     return FitResult(best, out / "checkpoints" / "last.ckpt", metrics, skipped)
+
+
+def open_background(config: TrainConfig, training_set: TrainingSet) -> BackgroundSource | None:
+    """The background recordings (None without ``background_dir``); with ``background_negatives``
+    that many clips cut from them are added to the training set (fold -1: training only)."""
+    if not config.background_dir:
+        return None
+    background = BackgroundSource.from_folder(config.background_dir, config.frontend, config.skip_bad)
+    training_set.skipped.extend(background.skipped)
+    count = config.background_negatives
+    training_set.clips.extend(background.negative_clips(len(training_set.clips) // 4 if count == -1 else count))
+    return background
+
+
+def _score_averaged(
+    trainer: pl.Trainer,
+    module: BirdModule,
+    datamodule: BirdDataModule,
+    averaged: Path,
+    checkpoints: ModelCheckpoint,
+    metrics: dict[str, float],
+) -> tuple[Path, dict[str, float]]:
+    """The averaged model is the run's model: its validation metrics replace the last epoch's
+    (the best epoch's ROC-AUC is kept as ``best_epoch_val_roc_auc``)."""
+    module.load_state_dict(read_checkpoint(averaged)["state_dict"])
+    scored = trainer.validate(module, datamodule=datamodule, verbose=False)[0]
+    best_score = checkpoints.best_model_score
+    metrics = {**metrics, **{k: float(v) for k, v in scored.items()}}
+    if best_score is not None:
+        metrics["best_epoch_val_roc_auc"] = float(best_score)
+    return averaged, metrics
 
 
 def check_resumable(path: Path, config: TrainConfig, classes: list[str]) -> None:

@@ -7,7 +7,7 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from trainer.augment import AugmentConfig
-from trainer.data.dataset import split_datasets
+from trainer.data.dataset import Background, split_datasets
 from trainer.data.metadata import TrainingSet
 from trainer.frontend import FrontEndConfig
 
@@ -25,11 +25,12 @@ class BirdDataModule(pl.LightningDataModule):
         secondary_coef: float = 1.0,
         skip_bad: bool = False,
         seed: int = 42,
+        background: Background | None = None,
     ) -> None:
         super().__init__()
         self.training_set = training_set
         self.train_set, self.valid_set = split_datasets(
-            training_set, frontend, augment, fold, n_folds, secondary_coef, skip_bad, seed
+            training_set, frontend, augment, fold, n_folds, secondary_coef, skip_bad, seed, background
         )
         self.batch_size = batch_size
         self.num_workers = num_workers

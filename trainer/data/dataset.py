@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Protocol
 
 import numpy as np
 import soundfile as sf
@@ -13,6 +14,7 @@ from torch.utils.data import Dataset
 from trainer.augment import (
     AugmentConfig,
     add_noise,
+    mix_background,
     mixup_pair,
     random_gain,
     spectrogram_transform,
@@ -22,6 +24,12 @@ from trainer.data.metadata import Clip, DatasetError, TrainingSet
 from trainer.frontend import FrontEndConfig, MelFrontEnd, to_model_rate
 
 log = logging.getLogger(__name__)
+
+
+class Background(Protocol):
+    """Excerpts of unlabelled recordings (trainer.data.background.BackgroundSource)."""
+
+    def excerpt(self, n_samples: int, rng: np.random.Generator) -> np.ndarray: ...
 
 
 def read_segment(path, start_frame: int, n_frames: int) -> tuple[np.ndarray, int]:
@@ -43,7 +51,10 @@ def read_segment(path, start_frame: int, n_frames: int) -> tuple[np.ndarray, int
 
 
 class ClipDataset(Dataset):
-    """Training (random crop, augmented) or validation (fixed crop: the first scored window) examples."""
+    """Training (random crop, augmented) or validation (fixed crop: the first scored window) examples.
+
+    Items are (mel, target); with ``weights`` (each clip's weight in the loss) (mel, target, weight).
+    ``background``: excerpts of unlabelled recordings mixed into training clips."""
 
     def __init__(
         self,
@@ -54,8 +65,12 @@ class ClipDataset(Dataset):
         augment: AugmentConfig | None = None,
         skip_bad: bool = False,
         seed: int = 0,
+        weights: np.ndarray | None = None,
+        background: Background | None = None,
     ) -> None:
         self.clips = clips
+        self.weights = weights
+        self.background = background if train else None
         self.targets = targets
         self.config = frontend
         self.train = train
@@ -105,7 +120,7 @@ class ClipDataset(Dataset):
         n = self.config.context_samples
         return np.pad(wave, (0, max(0, n - len(wave))))[:n]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         rng = self._rng() if self.train else None
         try:
             wave = self.crop(index, rng)
@@ -124,7 +139,10 @@ class ClipDataset(Dataset):
         if self.train:
             self._spec_transform.set_random_seed(int(rng.integers(2**31 - 1)))  # albumentations keeps its own
             mel = self._spec_transform(image=mel)["image"]
-        return torch.from_numpy(np.ascontiguousarray(mel[None], dtype=np.float32)), torch.from_numpy(target)
+        item = torch.from_numpy(np.ascontiguousarray(mel[None], dtype=np.float32)), torch.from_numpy(target)
+        if self.weights is None:
+            return item
+        return (*item, torch.tensor(self.weights[index], dtype=torch.float32))
 
     def _augment_wave(
         self, wave: np.ndarray, target: np.ndarray, rng: np.random.Generator
@@ -139,6 +157,8 @@ class ClipDataset(Dataset):
             except DatasetError:
                 if not self.skip_bad:
                     raise
+        if self.background is not None and aug.background_p and rng.random() < aug.background_p:
+            wave = mix_background(wave, self.background.excerpt(len(wave), rng), aug.background_snr_db, rng)
         if aug.gain_p and rng.random() < aug.gain_p:
             wave = random_gain(wave, aug.gain_db, rng)
         if aug.noise_p and rng.random() < aug.noise_p:
@@ -157,6 +177,7 @@ def split_datasets(
     secondary_coef: float = 1.0,
     skip_bad: bool = False,
     seed: int = 42,
+    background: Background | None = None,
 ) -> tuple[ClipDataset, ClipDataset]:
     """(training, validation) datasets: fold ``fold`` of ``n_folds`` is the validation set."""
     targets = training_set.targets(secondary_coef)
@@ -169,8 +190,17 @@ def split_datasets(
     train_rows = np.flatnonzero(folds != fold)
     valid_rows = np.flatnonzero(folds == fold)
     clips = training_set.clips
+    weights = training_set.weights()[train_rows]
     train_set = ClipDataset(
-        [clips[i] for i in train_rows], targets[train_rows], frontend, True, augment, skip_bad, seed
+        [clips[i] for i in train_rows],
+        targets[train_rows],
+        frontend,
+        True,
+        augment,
+        skip_bad,
+        seed,
+        weights=None if np.all(weights == 1) else weights,
+        background=background,
     )
     valid_set = ClipDataset([clips[i] for i in valid_rows], targets[valid_rows], frontend, False, skip_bad=skip_bad)
     return train_set, valid_set

@@ -2,8 +2,10 @@
 
 ``DIR/train_metadata.csv`` lists clips under ``DIR/train_audio/``: ``primary_label``,
 ``secondary_labels`` (a Python-list string), ``filename``, optional ``rating``, optional
-``start``/``end`` seconds (a clip cut from a long recording). An empty or ``background``
-``primary_label`` is a hard negative (all-zero target). Every problem names the file and line;
+``start``/``end`` seconds (a clip cut from a long recording), optional ``soft_labels`` (a
+Python-dict string of species to targets in [0, 1], as pseudo-labels are written) and optional
+``weight`` (the clip's share of the loss). An empty or ``background`` ``primary_label`` is a
+hard negative (all-zero target, or its ``soft_labels``). Every problem names the file and line;
 with ``skip_bad`` bad rows are left out and listed instead.
 """
 
@@ -42,6 +44,10 @@ class Clip:
     #: From an optional ``fold`` column: the validation fold chosen by whoever built the set
     #: (e.g. by recording, so that no recording is in both); -1 = always in training.
     fold: int | None = None
+    #: Soft targets (species -> value in [0, 1]) that replace the labels' ones where given.
+    soft: dict[str, float] | None = None
+    #: The clip's weight in the loss.
+    weight: float = 1.0
 
     @property
     def is_negative(self) -> bool:
@@ -64,23 +70,31 @@ class TrainingSet:
                 y[row, index[name]] = max(y[row, index[name]], secondary_coef)
             if clip.primary is not None:
                 y[row, index[clip.primary]] = 1.0
+            for name, value in (clip.soft or {}).items():
+                y[row, index[name]] = value
         return y
 
+    def weights(self) -> np.ndarray:
+        return np.array([clip.weight for clip in self.clips], dtype=np.float32)
+
     def folds(self, n_folds: int = 5, seed: int = 42) -> np.ndarray:
-        """Fold number of each clip: the ``fold`` column where the data has one; otherwise
-        stratified by primary label (hard negatives are a stratum)."""
-        if self.clips and all(clip.fold is not None for clip in self.clips):
-            return np.array([clip.fold for clip in self.clips], dtype=int)
-        strata = np.array([clip.primary or "__negative__" for clip in self.clips])
+        """Fold number of each clip: the ``fold`` column where the data has one; the clips
+        without one stratified by primary label (hard negatives are a stratum). Pseudo-labels
+        and background negatives have fold -1 (always in training)."""
+        given = np.array([clip.fold if clip.fold is not None else -2 for clip in self.clips], dtype=int)
+        open_rows = np.flatnonzero(given == -2)
+        folds = np.where(given == -2, -1, given)
+        if len(open_rows) == 0:
+            return folds
+        strata = np.array([self.clips[i].primary or "__negative__" for i in open_rows])
         counts = pd.Series(strata).value_counts()
         # Labels rarer than the number of folds cannot be spread; they go to training (fold -1).
         common = np.isin(strata, counts[counts >= n_folds].index)
-        folds = np.full(len(strata), -1, dtype=int)
         if common.sum() >= n_folds:
             splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
             rows = np.flatnonzero(common)
             for fold, (_, valid) in enumerate(splitter.split(rows, strata[common])):
-                folds[rows[valid]] = fold
+                folds[open_rows[rows[valid]]] = fold
         return folds
 
 
@@ -97,6 +111,24 @@ def _parse_secondary(value: object, where: str) -> list[str]:
     if not isinstance(parsed, (list, tuple)):
         raise DatasetError(f"{where}: secondary_labels {text!r} is not a list like ['a', 'b']")
     return [str(x).strip() for x in parsed if str(x).strip()]
+
+
+def _parse_soft(value: object, where: str) -> dict[str, float] | None:
+    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip()
+    if not text:
+        return None
+    try:
+        parsed = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise DatasetError(f"{where}: soft_labels {text!r} is not a mapping like {{'a': 0.8}}")
+    soft = {}
+    for name, target in parsed.items():
+        if not isinstance(target, (int, float)) or isinstance(target, bool) or not 0 <= target <= 1:
+            raise DatasetError(f"{where}: soft_labels: the target of {name!r} is {target!r}, not a number in [0, 1]")
+        soft[str(name).strip()] = float(target)
+    return soft
 
 
 def _optional_float(value: object, column: str, where: str) -> float | None:
@@ -165,26 +197,58 @@ def load_training_set(
             continue
         clips.append(clip)
 
-    if classes is None:
-        labels = {c.primary for c in clips if c.primary} | {s for c in clips for s in c.secondary}
-        classes = sorted(labels)
     if not clips:
         raise DatasetError(f"{csv_path}: no usable clips" + (f" ({len(skipped)} skipped)" if skipped else ""))
-    warnings = []
+    classes = labels_of(clips) if classes is None else classes
+    return TrainingSet(
+        root=root, clips=clips, classes=list(classes), skipped=skipped, warnings=_warnings(clips, classes)
+    )
+
+
+def labels_of(clips: list[Clip]) -> list[str]:
+    """The labels the clips name (primary, secondary and soft), sorted."""
+    labels = {c.primary for c in clips if c.primary} | {s for c in clips for s in c.secondary}
+    return sorted(labels | {name for c in clips for name in (c.soft or {})})
+
+
+def _warnings(clips: list[Clip], classes: list[str]) -> list[str]:
     positives = {c.primary for c in clips if c.primary}
     empty = [name for name in classes if name not in positives]
-    if empty:
-        shown = ", ".join(empty[:10]) + (" …" if len(empty) > 10 else "")
-        warnings.append(f"{len(empty)} of {len(classes)} classes have no clip with that primary label: {shown}")
-    return TrainingSet(root=root, clips=clips, classes=list(classes), skipped=skipped, warnings=warnings)
+    if not empty:
+        return []
+    shown = ", ".join(empty[:10]) + (" …" if len(empty) > 10 else "")
+    return [f"{len(empty)} of {len(classes)} classes have no clip with that primary label: {shown}"]
+
+
+def combine(sets: list[TrainingSet], classes: list[str] | None) -> TrainingSet:
+    """One training set of several folders' clips (the first folder is the set's root); ``classes``
+    None: the labels found in all of them."""
+    clips = [clip for one in sets for clip in one.clips]
+    classes = labels_of(clips) if classes is None else classes
+    index = set(classes)
+    for one in sets:
+        unknown = sorted(
+            {name for c in one.clips for name in [c.primary, *c.secondary, *(c.soft or {})]} - index - {None}
+        )
+        if unknown:
+            raise DatasetError(f"{one.root}: species {', '.join(map(repr, unknown))} are not among the run's classes")
+    return TrainingSet(
+        root=sets[0].root,
+        clips=clips,
+        classes=list(classes),
+        skipped=[line for one in sets for line in one.skipped],
+        warnings=_warnings(clips, classes),
+    )
 
 
 def _clip_from_row(row: dict, root: Path, where: str, known: set[str] | None, check_audio: bool) -> Clip:
     primary_text = str(row.get("primary_label", "")).strip()
     primary = None if primary_text.lower() in NEGATIVE_LABELS else primary_text
     secondary = _parse_secondary(row.get("secondary_labels"), where)
+    soft = _parse_soft(row.get("soft_labels"), where)
     if known is not None:
-        unknown = [name for name in [primary, *secondary] if name is not None and name not in known]
+        named = [primary, *secondary, *(soft or {})]
+        unknown = [name for name in named if name is not None and name not in known]
         if unknown:
             raise DatasetError(f"{where}: unknown species {', '.join(map(repr, unknown))} (not in the class list)")
     filename = str(row.get("filename", "")).strip()
@@ -199,6 +263,9 @@ def _clip_from_row(row: dict, root: Path, where: str, known: set[str] | None, ch
         _check_audio(path, where)
     rating = _optional_float(row.get("rating"), "rating", where)
     fold = _optional_float(row.get("fold"), "fold", where)
+    weight = _optional_float(row.get("weight"), "weight", where)
+    if weight is not None and not weight > 0:
+        raise DatasetError(f"{where}: weight {weight} is not above 0")
     return Clip(
         path=path,
         primary=primary,
@@ -208,6 +275,8 @@ def _clip_from_row(row: dict, root: Path, where: str, known: set[str] | None, ch
         end_s=end,
         line=int(where.rsplit(":", 1)[1]),
         fold=None if fold is None else int(fold),
+        soft=soft,
+        weight=1.0 if weight is None else weight,
     )
 
 

@@ -8,14 +8,18 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from birdview.cli import detections, labels, models, recordings, search
+from birdview.cli import cluster, detections, labels, measure, models, recordings, report, search, season
 
 HEADLESS: dict[str, Callable[[list[str]], int]] = {
     **recordings.COMMANDS,
     **labels.COMMANDS,
     **models.COMMANDS,
+    **cluster.COMMANDS,
     **detections.COMMANDS,
     **search.COMMANDS,
+    **season.COMMANDS,
+    **measure.COMMANDS,
+    **report.COMMANDS,
 }
 SUBCOMMANDS = tuple(HEADLESS)
 

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from birdview.audio.playback import StreamFactory, sounddevice_stream
 from birdview.audio.recording import Recording
@@ -40,15 +40,19 @@ from birdview.gui.recordings_panel import RecordingsPanel
 from birdview.gui.retrain_panel import RetrainController
 from birdview.gui.review_panel import ReviewController
 from birdview.gui.scoring_controller import ScoringController
+from birdview.gui.season_dialog import SeasonDialog
+from birdview.gui.selection_bar import SelectionBar, SelectionState
 from birdview.gui.shortcuts import WindowKeys
 from birdview.gui.sizing import scrolling
 from birdview.gui.spectrogram_view import SpectrogramView
+from birdview.gui.waveform_strip import WaveformStrip
 from birdview.jobs.species_filter import SpeciesFilter, species_filter
 from birdview.review.queue import Candidate
 from birdview.review.tracks import visible_tracks
-from birdview.spectrogram.cache import TileDiskCache
+from birdview.spectrogram.cache import OverviewCache, TileDiskCache
 from birdview.spectrogram.service import TileService
 from birdview.store.project import Annotation, ModelRow, Project, ProjectError, RecordingRow
+from birdview.store.sites import site_of
 
 __all__ = ["NO_AUDIO_TEXT", "MainWindow"]
 
@@ -82,6 +86,7 @@ class MainWindow(QMainWindow):
         self._non_birds: frozenset[str] | None = None
         self.view = SpectrogramView(self.tiles)
         self.overview = OverviewStrip()
+        self.waveform = WaveformStrip(self.view)  # View ▸ Waveform shows it
         self.display = DisplayController(self.settings, self.view, self.overview, self)
         self.display_panel = self.display.panel
         self.probabilities = ProbabilityPanel(self.view)
@@ -89,6 +94,13 @@ class MainWindow(QMainWindow):
         self.scrollbar = self.navigation.scrollbar
         self.recordings_panel = RecordingsPanel()
         self.loader = RecordingLoader(self.recordings_panel, self._project, self)
+        # The one filter (sites, dates, hours) the recordings list, Labels table and review queue follow.
+        self.selection_state = SelectionState(self)
+        listed = self.recordings_panel.recordings_model
+        self.selection_bar = SelectionBar(
+            self.selection_state, listed.entries, lambda: (listed.shown, listed.shown_hours)
+        )
+        self.season_dialog: SeasonDialog | None = None
         self.playback = PlaybackController(stream_factory, self.view, self.display_panel, self)
         self.player, self.audio_label = self.playback.player, self.playback.audio_label
         self._build_layout()
@@ -107,13 +119,19 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
-        for widget, stretch in ((self.overview, 0), (self.view, 1), (self.probabilities, 0), (self.scrollbar, 0)):
+        strips = ((self.overview, 0), (self.waveform, 0), (self.view, 1), (self.probabilities, 0), (self.scrollbar, 0))
+        for widget, stretch in strips:
             layout.addWidget(widget, stretch=stretch)
         self.probabilities.hide()  # shown once the project has a model
         self.setCentralWidget(central)
-        self.resizeDocks(
-            [self._add_dock("Recordings", self.recordings_panel, _LEFT)], [_LEFT_WIDTH], Qt.Orientation.Horizontal
-        )
+        recordings = QWidget()
+        recordings.setObjectName("RecordingsDock")
+        column = QVBoxLayout(recordings)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.selection_bar)
+        column.addWidget(self.recordings_panel, stretch=1)
+        self.resizeDocks([self._add_dock("Recordings", recordings, _LEFT)], [_LEFT_WIDTH], Qt.Orientation.Horizontal)
         self._add_dock("Display", self.display_panel, _RIGHT)
         self.statusBar().addPermanentWidget(self.navigation.cursor_label)
         self.statusBar().addPermanentWidget(self.audio_label)
@@ -150,6 +168,7 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         self.navigation.add_actions(partial(self._action, view_menu))
         self.display.add_actions(partial(self._action, view_menu))
+        self.addAction(self.waveform.add_action(view_menu, self.settings))
         add = partial(self._action, self.menuBar().addMenu("&Playback"))
         add("Play / pause", self.toggle_playback, "Space")
         add("Next recording", lambda: self._step_recording(1), "Ctrl+PgDown")
@@ -166,17 +185,24 @@ class MainWindow(QMainWindow):
         self._action(self.file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
         models_menu = self.menuBar().addMenu("&Models")
         self.scoring = ScoringController(self, models_menu, project, self._on_models_changed, self._on_scored)
+        self.review_menu = self.menuBar().addMenu("&Review")
         self.review = ReviewController(
             self,
-            self.menuBar().addMenu("&Review"),
+            self.review_menu,
             project,
             self._show_candidate,
             lambda candidate: self.playback.play_span(candidate.start_s, candidate.end_s),
             self.labeling.species_field.code,
             self._after_review,
         )
+        self.review_menu.addAction("Summary by site and time…").triggered.connect(self.open_season_summary)
         labels_menu.addSeparator()
         self.find_similar_action = self._action(labels_menu, "Find similar", self.find_similar, "F")
+        #: Find similar on an unscored example: the offer to score, and the search it runs after.
+        self.score_first_box: QMessageBox | None = None
+        self._search_after_scoring: tuple | None = None
+        self.review.scoringNeeded.connect(self._offer_scoring)
+        self.scoring.finished.connect(self._search_again)
         self.retrain = RetrainController(self, models_menu, project, self._on_model_activated)
         display_dock = self.findChild(QDockWidget, "Display")
         review_dock = self._add_dock("Review", self.review.panel, _RIGHT)
@@ -207,6 +233,11 @@ class MainWindow(QMainWindow):
         self.loader.firstOpenable.connect(lambda path: self.current is None and self.show_recording(path))
         self.loader.addedToProject.connect(lambda _row: self.retrain.set_recordings(self.project.recordings()))
         self.recordings_panel.recordingActivated.connect(self.show_recording)
+        self.selection_state.selection_changed.connect(self.recordings_panel.set_selection)
+        self.selection_state.selection_changed.connect(self.labeling.set_selection)
+        self.selection_state.selection_changed.connect(self.review.set_selection)
+        self.selection_bar.groupingChanged.connect(self.recordings_panel.set_grouped)
+        self.recordings_panel.recordings_model.modelReset.connect(self.selection_bar.refresh)
         self.display.spectrogramChanged.connect(lambda _settings: self.labeling.redraw())
         self.view.viewChanged.connect(self._on_view_changed)
         self.view.tileFailed.connect(lambda message: status(f"Cannot draw: {message}"))
@@ -248,6 +279,36 @@ class MainWindow(QMainWindow):
             labeling.focus_species_field()
             return False
         return self.review.find_similar(*span, species)
+
+    def _offer_scoring(self, error: object, search: tuple) -> None:
+        """The example has no embeddings yet: say so and offer to score now (window-modal, no
+        nested event loop); Find similar runs again once scoring is done."""
+        recording = getattr(error, "recording", None)
+        model = getattr(error, "model", None)
+        what = f"{recording.name} is" if recording is not None else "This part of the recording is"
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Score first",
+            f"{what} not scored by {model.label if model is not None else 'the active model'} yet, so it has no "
+            "embeddings to compare with: score it first.\n\nScore the unscored recordings now? Find similar runs "
+            "again when scoring is done.",
+            parent=self,
+        )
+        box.setObjectName("score_first")
+        score_now = box.addButton("Score now", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: button is score_now and self._score_then_search(search))
+        box.open()
+        self.score_first_box = box
+
+    def _score_then_search(self, search: tuple) -> None:
+        if self.scoring.start():
+            self._search_after_scoring = search
+
+    def _search_again(self, result: object) -> None:
+        search, self._search_after_scoring = self._search_after_scoring, None
+        if search is not None and result is not None and not getattr(result, "cancelled", False):
+            self.review.find_similar(*search)
 
     # -- recordings ---------------------------------------------------------------------------
 
@@ -311,16 +372,20 @@ class MainWindow(QMainWindow):
         if self.project is not None:
             self.project.close()
         self.project = project
-        self.loader.set_project_rows(project.recordings())
+        rows = project.recordings()  # read once: a project may hold 10,000 recordings
+        self.loader.set_project_rows(rows)
         self.tiles.disk = TileDiskCache(project.folder / "cache" / "tiles")
+        self.overview.cache = OverviewCache(project.folder / "cache" / "overviews")
         self.labeling.set_project(project, self._jump_to_label)
         self._on_models_changed()
         self.retrain.pick_up_finished_jobs()
-        self.retrain.set_recordings(project.recordings())
+        self.retrain.set_recordings(rows)
+        self.selection_bar.set_sites({site_of(project, row) for row in rows} - {None})
         self.setWindowTitle(f"birdview — {project.folder.name}")
         self.project_opener.remember(project.folder)
-        self.project_opener.report_missing(project)
-        self.open_paths([row.path for row in project.recordings()])
+        # After the list is shown: looking for each of thousands of files takes a while.
+        QTimer.singleShot(0, lambda: self.project is project and self.project_opener.report_missing(project))
+        self.open_paths([row.path for row in rows])
         return project
 
     def _project(self) -> Project | None:
@@ -400,6 +465,22 @@ class MainWindow(QMainWindow):
 
     # -- labels and review --------------------------------------------------------------------
 
+    def open_season_summary(self) -> SeasonDialog | None:
+        """Review ▸ Summary by site and time: a site × date heat map and a diel plot of the chosen
+        species under the window's filter, computed on a worker thread."""
+        if self.project is None:
+            self.statusBar().showMessage("Summary by site and time: open a project first")
+            return None
+        if self.season_dialog is None:
+            self.season_dialog = SeasonDialog(self, self._project, lambda: self.selection_state.selection)
+            self.selection_state.selection_changed.connect(lambda _selection: self.season_dialog.refresh())
+            self.activeModelChanged.connect(lambda _model: self.season_dialog.set_project())
+        if self.season_dialog.isVisible():
+            self.season_dialog.refresh()
+        self.season_dialog.show()  # computes when shown
+        self.season_dialog.raise_()
+        return self.season_dialog
+
     def _jump_to_label(self, annotation: Annotation) -> None:
         path = self.loader.path_of(annotation.recording_id)
         if path is not None:
@@ -474,6 +555,7 @@ class MainWindow(QMainWindow):
         self.playback.stop()
         self.scoring.shutdown()
         self.overview.shutdown()
+        self.waveform.shutdown()
         self.tiles.shutdown()
         self.review.panel.preview.shutdown()  # the close-up's own tile thread
         self.loader.close()

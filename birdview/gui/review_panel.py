@@ -57,7 +57,7 @@ from birdview.review.similarity import (
     NotScoredError,
     Query,
     save_for_review,
-    search,
+    similar_in,
     similar_list,
     similar_queue_with_progress,
 )
@@ -478,8 +478,9 @@ class ReviewController(QObject):
     # -- find similar -----------------------------------------------------------------------------
 
     def find_similar(self, recording_id: int, start_s: float, end_s: float, species: str) -> bool:
-        """Search the whole project for windows like this span (the active model's embeddings) on a
-        worker thread, keep them as the "similar" list of ``species`` and show it in the queue."""
+        """Search the project (the recordings inside the window's filter) for windows like this span
+        (the active model's embeddings) on a worker thread, keep them as the "similar" list of
+        ``species`` and show it in the queue."""
         project = self._project()
         model = project.active_model() if project is not None else None
         if model is None or not model.embedding_dim:
@@ -494,6 +495,7 @@ class ReviewController(QObject):
             start_s,
             end_s,
             species,
+            self.selection,
             project=folder,
             wanted=lambda: self._still_wanted(folder, version),
         )
@@ -524,13 +526,20 @@ class ReviewController(QObject):
 
 
 def _find_and_keep(
-    project: Project, version: int, recording_id: int, start_s: float, end_s: float, species: str
+    project: Project,
+    version: int,
+    recording_id: int,
+    start_s: float,
+    end_s: float,
+    species: str,
+    selection: Selection | None = None,
 ) -> tuple[int, str, tuple[list[Candidate], int, int]] | tuple[NotScoredError, tuple] | str:
-    """On a worker thread: search, keep the hits as the "similar" list, and its queue; an example
-    the model has not scored yet comes back with the search to run again once it has."""
+    """On a worker thread: search (only the recordings and hours the window's filter keeps), keep
+    the hits as the "similar" list, and its queue; an example the model has not scored yet comes
+    back with the search to run again once it has."""
     try:
         query = Query(project.recording(recording_id), start_s, end_s)
-        hits = search(project, version, [query], SIMILAR_TOP)
+        hits = similar_in(project, version, query, selection, SIMILAR_TOP)
         save_for_review(project, version, [query], hits, species)
         return len(hits), species, similar_queue_with_progress(project, "unreviewed")
     except NotScoredError as exc:

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from birdview.review.queue import Candidate, verdicts_of
+from birdview.review.queue import Candidate, selected_recordings, verdicts_of
 from birdview.store.embedding_index import EmbeddingIndex, IndexChange, split_keys
 from birdview.store.errors import ProjectError
 from birdview.store.project import ModelRow, Project, RecordingRow
+from birdview.store.selection import Selection
 from birdview.store.sites import site_of
 
 COMBINE = ("mean", "max")
@@ -373,3 +374,18 @@ def similar_queue_with_progress(project: Project, show: str = "unreviewed") -> t
     else:
         queue = [c for c, d in zip(everything, done, strict=True) if d == (show == "reviewed")]
     return queue, sum(done), len(everything)
+
+
+def similar_in(
+    project: Project, version: int, query: Query, selection: Selection | None = None, top: int = 200
+) -> list[Hit]:
+    """The ``top`` windows like ``query`` among the recordings ``selection`` keeps (sites and
+    dates), those whose start falls outside its hours of the day left out; all with none."""
+    if selection is None or selection.everything:
+        return search(project, version, [query], top)
+    chosen = {row.id: row for row in selected_recordings(project, selection)}
+    if not chosen:
+        return []
+    found = search(project, version, [query], top * 2 if selection.hours else top, recording_ids=list(chosen))
+    kept = [hit for hit in found if selection.keeps(chosen[hit.recording_id], hit.start_s)]
+    return kept[:top]

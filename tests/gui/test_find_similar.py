@@ -65,3 +65,24 @@ def test_f_on_a_label_fills_the_queue_with_the_planted_copies(window: MainWindow
     combo.setCurrentIndex(combo.findData("most informative"))
     assert window.review.panel.order_note.isVisibleTo(window.review.panel)
     assert "7 nearest" in window.review.panel.order_note.text()
+
+
+def test_f_searches_only_inside_the_windows_filter(window: MainWindow, qtbot) -> None:
+    from birdview.store.selection import Selection
+
+    project = window.project
+    first = next(r for r in project.recordings() if r.name.startswith("site0"))
+    window.show_recording(first.path)
+    qtbot.waitUntil(lambda: window.labeling.recording is not None, timeout=10_000)
+    (label,) = project.add_annotations([Annotation(first.id, 5.0, 10.0, species="eurbla")])
+    window.labeling.refresh()
+    window.selection_state.set_selection(Selection.parse(sites="site2"))
+    window.labeling.layer.select(label.id)
+    window.view.setFocus()
+    QTest.keyClick(window, Qt.Key.Key_F)
+    qtbot.waitUntil(lambda: window.review.panel.order.currentData() == "similar", timeout=30_000)
+    names = {r.id: r.name[:5] for r in project.recordings()}
+    queue = window.review.queue
+    assert queue and {names[c.recording_id] for c in queue} == {"site2"}
+    planted = {w * WINDOW for w in TARGETS[2]}
+    assert {c.start_s for c in queue[: len(planted)]} == planted

@@ -35,3 +35,16 @@ def selection_of(args: argparse.Namespace, project: Project) -> Selection:
     except SelectionError as exc:
         raise ProjectError(str(exc)) from None
     return selection
+
+
+def threshold_option(text: str) -> float | None:
+    """``--threshold``: ``per-species`` (None: each species' own threshold) or a score from 0 to 1."""
+    if text == "per-species":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'per-species' or a score from 0 to 1, not {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a threshold is a score from 0 to 1, not {text}")
+    return value

@@ -7,19 +7,7 @@ import sys
 from pathlib import Path
 
 from birdview.cli.common import open_project
-from birdview.cli.filters import add_filter_options, selection_of
-
-
-def _threshold(text: str) -> float | None:
-    if text == "per-species":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'per-species' or a score from 0 to 1, not {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"a threshold is a score from 0 to 1, not {text}")
-    return value
+from birdview.cli.filters import add_filter_options, selection_of, threshold_option
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,7 +21,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--species", nargs="+", metavar="CODE", help="default: every species with detections")
     p.add_argument(
         "--threshold",
-        type=_threshold,
+        type=threshold_option,
         default=None,
         metavar="per-species|SCORE",
         help="per-species (default: each species' own, else 0.5) or one score for all",

@@ -9,22 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from birdview.cli.common import open_project
-from birdview.cli.filters import add_filter_options, selection_of
+from birdview.cli.filters import add_filter_options, selection_of, threshold_option
 
 if TYPE_CHECKING:
     from birdview.store.project import ModelRow, Project
-
-
-def _threshold(text: str) -> float | None:
-    if text == "per-species":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected per-species or a score from 0 to 1, not {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"a threshold is a score from 0 to 1, not {text}")
-    return value
 
 
 def _model(project: Project, version: int | None) -> ModelRow:
@@ -101,7 +89,7 @@ def summary(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--threshold",
-        type=_threshold,
+        type=threshold_option,
         default=None,
         help="per-species (the default: each species' own, else 0.5) or one score for all, e.g. 0.8",
     )
@@ -154,7 +142,7 @@ def occupancy(argv: list[str]) -> int:
         "labels: confirmed calls",
     )
     parser.add_argument("--model", type=int, metavar="VERSION", help="with --source detections: default the active")
-    parser.add_argument("--threshold", type=_threshold, default=None, help="per-species (default) or a score")
+    parser.add_argument("--threshold", type=threshold_option, default=None, help="per-species (default) or a score")
     add_filter_options(parser)
     parser.add_argument("--out", type=Path, required=True, help="the history, CSV")
     args = parser.parse_args(argv)

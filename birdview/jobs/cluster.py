@@ -32,6 +32,7 @@ from birdview.jobs.scoring import (
     ModelRecipe,
     ScoringProgress,
     ScoringResult,
+    apply_overlap_and_rescore,
     load_recipe,
     prepare_fast_copy,
     score,
@@ -345,21 +346,9 @@ def score_on_cluster(
 def _prepared(project: Project, model: ModelRow, overlap: float | None, rescore: bool) -> ModelRow:
     """The model with its hop set (``overlap``) and its predictions discarded (``rescore``), once its
     file is known to be there: a model whose file is gone keeps what it scored."""
-    from trainer.models.base import ModelError, hop_for
-
     if model.kind != "birdnet" and not model.path.exists():
         raise ProjectError(f"model {model.label}: its file {model.path} is missing; nothing was scored")
-    hop = None
-    if overlap is not None:
-        try:
-            hop = hop_for(model.window_s, overlap)
-        except ModelError as exc:
-            raise ProjectError(str(exc)) from None
-    if rescore:
-        project.discard_predictions(model.version)
-    if hop is not None:
-        model = project.set_hop(model.version, hop)
-    return model
+    return apply_overlap_and_rescore(project, model, overlap, rescore)
 
 
 def _recipe(project: Project, model: ModelRow, engine: str, precision: str) -> ModelRecipe:

@@ -272,7 +272,7 @@ def score(
     ``engine`` and ``precision`` are those of ``birdview-train predict`` (see ``resolve_engine``).
     """
     from trainer.inference import InferenceError
-    from trainer.models.base import ModelError, hop_for
+    from trainer.models.base import ModelError
     from trainer.models.trained import TrainedModel
 
     cancel = cancel or threading.Event()
@@ -291,15 +291,7 @@ def score(
             window_model = scorer
         else:
             window_model = TrainedModel(scorer, model.path, batch_size)
-        if overlap is not None:
-            try:
-                hop = hop_for(model.window_s, overlap)
-            except ModelError as exc:
-                raise ProjectError(str(exc)) from None
-        if rescore:
-            project.discard_predictions(model.version)
-        if overlap is not None:
-            model = project.set_hop(model.version, hop)
+        model = apply_overlap_and_rescore(project, model, overlap, rescore)
         if head:
             return _score_head(project, model, recording_ids, cancel, on_progress, engine, precision, started)
         todo = windows_to_score(project, model.version, recording_ids)
@@ -390,3 +382,21 @@ def _score_head(
         if on_progress is not None:
             on_progress(ScoringProgress(recording.name, done, done, time.monotonic() - started))
     return ScoringResult(done, recordings, False, first.problems)
+
+
+def apply_overlap_and_rescore(project: Project, model: ModelRow, overlap: float | None, rescore: bool) -> ModelRow:
+    """The model row to score with: its hop set from ``overlap`` (checked before anything is
+    discarded), its predictions and embeddings discarded first with ``rescore``."""
+    from trainer.models.base import ModelError, hop_for
+
+    hop = None
+    if overlap is not None:
+        try:
+            hop = hop_for(model.window_s, overlap)
+        except ModelError as exc:
+            raise ProjectError(str(exc)) from None
+    if rescore:
+        project.discard_predictions(model.version)
+    if hop is not None:
+        model = project.set_hop(model.version, hop)
+    return model

@@ -14,26 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
+from birdview.audio.identity import content_hash
 from birdview.spectrogram.settings import SpectrogramSettings
 from birdview.spectrogram.tiles import TILE_FORMAT, Tile, TileKey
 
-_HASH_BLOCK = 1 << 20
 #: Set to a folder to keep the per-user caches there; set empty to keep none.
 CACHE_DIR_ENV = "BIRDVIEW_CACHE_DIR"
 
 
 def content_identity(path: str | Path) -> str:
-    """SHA-1 of the file's size, first and last MiB: the same as the project's content hash
-    (``birdview.store.project.content_hash``), so a recording is recognised wherever it lies."""
-    path = Path(path)
-    size = path.stat().st_size
-    digest = hashlib.sha1(str(size).encode())
-    with open(path, "rb") as handle:
-        digest.update(handle.read(_HASH_BLOCK))
-        if size > _HASH_BLOCK:
-            handle.seek(max(_HASH_BLOCK, size - _HASH_BLOCK))
-            digest.update(handle.read(_HASH_BLOCK))
-    return digest.hexdigest()
+    """The project's content hash of the file, so a recording is recognised wherever it lies."""
+    return content_hash(path)
 
 
 #: What :func:`cached_identity` says of a file that cannot be read.

@@ -8,7 +8,6 @@ an undo stack (per open project) whose undo and redo are themselves committed ed
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import math
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from birdview.audio.identity import content_hash
 from birdview.audio.recording import AudioFileError, RecordingInfo, find_audio_files, probe
 from birdview.store import integrity, predictions
 from birdview.store.embeddings import EmbeddingFiles
@@ -36,24 +36,10 @@ from birdview.store.species import SpeciesNames
 __all__ = ["DATABASE", "Annotation", "ModelRow", "Project", "ProjectDamagedError", "ProjectError", "RecordingRow"]
 # The choices as plain strings (the rules about them are in birdview.store.labels).
 KINDS, STATUSES, SOURCES = Kind.values(), Status.values(), Source.values()
-_HASH_BLOCK = 1 << 20
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def content_hash(path: Path) -> str:
-    """SHA-1 of the size, the first and the last MiB: enough to recognise a moved recording
-    without reading gigabytes."""
-    size = path.stat().st_size
-    digest = hashlib.sha1(str(size).encode())
-    with open(path, "rb") as handle:
-        digest.update(handle.read(_HASH_BLOCK))
-        if size > _HASH_BLOCK:
-            handle.seek(max(_HASH_BLOCK, size - _HASH_BLOCK))
-            digest.update(handle.read(_HASH_BLOCK))
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

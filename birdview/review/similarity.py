@@ -192,6 +192,10 @@ EXACT_LIMIT = 3_000_000
 #: Candidates asked of the index per hit wanted; they are ranked again by their exact similarity
 #: (recall@100 against exact search: benchmarks/ann_benchmark.py).
 FETCH_FACTOR = 2
+#: At least this many candidates are ranked again, however few hits are wanted: the exact ranking
+#: of a few hundred stored embeddings costs microseconds, and a small ``top`` then does not hang on
+#: the index's last few neighbours.
+MIN_CANDIDATES = 256
 
 
 def _source_version(model: ModelRow) -> int:
@@ -249,9 +253,10 @@ def _index_search(
     everything = sum(stored.values())
     allowed = {recording.id: (recording, embeddings) for recording, embeddings in searched}
     reachable = sum(len(e) for _, e in searched) - len(own)
-    wanted = min(FETCH_FACTOR * top, reachable)
+    asked = max(FETCH_FACTOR * top, MIN_CANDIDATES)
+    wanted = min(asked, reachable)
     # Filters leave out some of what the index finds: ask for as many more as they leave out.
-    count = math.ceil((FETCH_FACTOR * top + len(own)) * everything / max(sum(len(e) for _, e in searched), 1))
+    count = math.ceil((asked + len(own)) * everything / max(sum(len(e) for _, e in searched), 1))
     while True:
         try:
             results = index.search(vectors, min(count, everything))

@@ -15,7 +15,11 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     """``fit`` options (``--data`` itself is cli.py's, and may be given more than once)."""
     p.add_argument("--pseudo", action="append", help="a pseudo-label folder (birdview-train pseudo-label); repeatable")
     p.add_argument("--pseudo-weight", type=float, dest="pseudo_weight", help="loss weight of pseudo-labels (1)")
-    p.add_argument("--background-dir", dest="background_dir", help="unlabelled recordings mixed in as background")
+    p.add_argument(
+        "--background-dir",
+        dest="background_dir",
+        help="unlabelled recordings mixed in as background: a folder, or a .txt list of paths (one a line)",
+    )
     p.add_argument("--background-p", type=float, dest="background_p", help="share of clips given background (0.5)")
     p.add_argument(
         "--background-snr",
@@ -35,7 +39,7 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
         help="also train on N background excerpts an epoch as all-zero targets (default N: a quarter of the clips)",
     )
     p.add_argument("--rounds", type=int, help="pseudo-label rounds: score, select, retrain N times")
-    p.add_argument("--unlabelled", help="recordings the rounds score (default: --background-dir)")
+    p.add_argument("--unlabelled", help="recordings the rounds score: folder or .txt list (default: --background-dir)")
     p.add_argument("--pseudo-threshold", type=float, dest="pseudo_threshold", help="rounds: hard-label threshold")
     p.add_argument("--soft", action="store_true", dest="pseudo_soft", help="rounds: soft (probability) targets")
     p.add_argument("--power", type=float, dest="pseudo_power", help="rounds: soft targets are probability ** power")

@@ -130,12 +130,17 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".
 
 
 def expand_audio(paths: Sequence[str | Path]) -> list[Path]:
-    """Files as given; folders replaced by the audio files under them, sorted. A folder with none
-    stays in the list as it is, so that ``predict`` reports it rather than silently scoring nothing."""
+    """Files as given; folders replaced by the audio files under them, sorted, and recording
+    lists (``.txt``, one path a line) by the recordings they name. A folder with none stays in the
+    list as it is, so that ``predict`` reports it rather than silently scoring nothing."""
+    from trainer.data.recording_list import is_recording_list, read_recording_list
+
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        if is_recording_list(path):
+            found.extend(read_recording_list(path))
+        elif path.is_dir():
             inside = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
             found.extend(inside or [path])
         else:

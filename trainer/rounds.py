@@ -14,6 +14,7 @@ from pathlib import Path
 
 from trainer.config import TrainConfig
 from trainer.fit_common import FitResult
+from trainer.progress import PredictStep, emit
 from trainer.pseudo_label import PseudoLabelError, pseudo_label
 
 ROUNDS_FILE = "rounds.json"
@@ -37,6 +38,17 @@ def _eval_auc(checkpoint: Path, eval_data: str | None, skip_bad: bool) -> float 
 
     metrics, _ = evaluate(str(checkpoint), eval_data, skip_bad=skip_bad)
     return float(metrics["roc_auc"])
+
+
+def _scoring_progress(config: TrainConfig, stream):
+    """With ``--progress json``: a PredictStep per unlabelled file a round scores."""
+    if config.progress != "json":
+        return None
+
+    def report(number: int, total: int, path: Path) -> None:
+        emit(PredictStep(step=number, total=total, file=str(path)), stream)
+
+    return report
 
 
 def fit_rounds(config: TrainConfig, progress_stream=None) -> tuple[FitResult, list[RoundRecord]]:
@@ -66,6 +78,7 @@ def fit_rounds(config: TrainConfig, progress_stream=None) -> tuple[FitResult, li
                     config.pseudo_power,
                     skip_bad=config.skip_bad,
                     max_share=config.pseudo_max_share,
+                    on_file=_scoring_progress(config, progress_stream),
                 )
             except PseudoLabelError as exc:
                 raise PseudoLabelError(f"round {number} of {config.rounds}: {exc}") from None

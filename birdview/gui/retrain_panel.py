@@ -12,6 +12,7 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
@@ -34,8 +35,9 @@ from PySide6.QtWidgets import (
 
 from birdview.gui.sizing import fit_columns
 from birdview.gui.workers import GuiCallback, WorkerPool
-from birdview.jobs.child_process import DONE, JobEvent, JobFinished, TrainStep, Validated
+from birdview.jobs.child_process import DONE, JobEvent, JobFinished, PredictStep, TrainStep, Validated
 from birdview.jobs.retrain import (
+    FULL_EPOCHS,
     PickedUp,
     RetrainJob,
     RetrainRound,
@@ -44,6 +46,7 @@ from birdview.jobs.retrain import (
     retrain_rounds,
     start_retrain,
 )
+from birdview.jobs.soundscapes import SoundscapeOptions, estimate_full_retrain
 from birdview.store.project import ModelRow, Project
 
 COMPARED = (
@@ -103,6 +106,20 @@ class RetrainPanel(QWidget):
         form.addRow("Epochs", self.epochs)
         form.addRow("Held-out share of recordings", self.valid_fraction)
         form.addRow("Or validate on these recordings\n(labels kept aside)", self.valid_list)
+        self.background = QCheckBox("Full: mix the unlabelled recordings in as background")
+        self.background.setToolTip(
+            "Excerpts of the project's recordings without labels are mixed into the training clips "
+            "(signal-to-background 0–20 dB), so that the model learns the site's noise"
+        )
+        self.pseudo_round = QCheckBox("Full: one pseudo-label round on them")
+        self.pseudo_round.setToolTip(
+            "After training, the new model scores the unlabelled recordings; its confident windows "
+            "(score ≥ 0.5) become extra training labels and the model is trained again"
+        )
+        self.estimate = QLabel("")
+        self.estimate.setWordWrap(True)
+        for widget in (self.background, self.pseudo_round, self.estimate):
+            form.addRow(widget)
         self.advanced.hide()
         self.advanced_toggle.toggled.connect(self.advanced.setVisible)
         self.advanced_toggle.toggled.connect(
@@ -206,6 +223,9 @@ class RetrainController(QObject):
         panel.activate_button.clicked.connect(self.activate_new)
         panel.keep_button.clicked.connect(self.keep_old)
         panel.rollback_button.clicked.connect(self._activate_selected)
+        panel.background.toggled.connect(self.refresh_estimate)
+        panel.pseudo_round.toggled.connect(self.refresh_estimate)
+        panel.epochs.valueChanged.connect(self.refresh_estimate)
 
     @property
     def running(self) -> bool:
@@ -239,9 +259,31 @@ class RetrainController(QObject):
     def _held_out(self) -> list[int]:
         return [item.data(256) for item in self.panel.valid_list.selectedItems()]
 
+    def soundscape_options(self) -> SoundscapeOptions:
+        return SoundscapeOptions(self.panel.background.isChecked(), self.panel.pseudo_round.isChecked())
+
+    def refresh_estimate(self) -> None:
+        """What the chosen options add to a full retrain, under them (counted off the GUI thread)."""
+        options, project = self.soundscape_options(), self._project()
+        if project is None or not options.used:
+            self.panel.estimate.setText("")
+            return
+        self.panel.estimate.setText("Estimating what this adds…")
+        worker = self._estimate(project)
+        worker.result.connect(lambda expected: self.panel.estimate.setText(expected.describe(options)))
+        worker.error.connect(lambda message: self.panel.estimate.setText(f"No estimate: {message}"))
+
+    def _estimate(self, project: Project):
+        epochs = self.panel.epochs.value() or FULL_EPOCHS
+        return self._workers.run(
+            estimate_full_retrain, epochs, self.panel.valid_fraction.value(), project=project.folder
+        )
+
     def start(self, mode: str, epochs: int | None = None) -> bool:
         """Build the training set and start the job, both off the GUI thread (cutting hundreds of
-        clips takes seconds); ``finished`` is emitted at the end either way."""
+        clips takes seconds); ``finished`` is emitted at the end either way. A full retrain with
+        the unlabelled recordings first says how long it is expected to take, and starts only if
+        the user agrees."""
         project = self._project()
         if project is None:
             self.window.statusBar().showMessage("Open a project first")
@@ -250,7 +292,39 @@ class RetrainController(QObject):
             self.panel.state.setText("Not started: a training job is already running; wait for it or cancel it")
             return False
         self._starting = True
-        folder = project.folder
+        options = self.soundscape_options() if mode == "full" else SoundscapeOptions()
+        if options.used:
+            self.panel.state.setText("Estimating the time of a full retrain with the unlabelled recordings…")
+            worker = self._estimate(project)
+            worker.result.connect(lambda expected: self._confirm_and_launch(mode, epochs, options, expected))
+            worker.error.connect(self._not_started)
+            return True
+        self._launch(mode, epochs, options)
+        return True
+
+    def _confirm_and_launch(self, mode: str, epochs: int | None, options: SoundscapeOptions, expected) -> None:
+        text = expected.describe(options)
+        self.panel.estimate.setText(text)
+        answer = QMessageBox.question(
+            self.window,
+            "Retrain (full) with the unlabelled recordings",
+            f"{text}\n\nStart it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            self._starting = False
+            self.panel.state.setText("Not started.")
+            self.finished.emit(None)
+            return
+        self._launch(mode, epochs, options)
+
+    def _not_started(self, message: object) -> None:
+        self._starting = False
+        self.panel.state.setText(f"Not started: {message}")
+        self.finished.emit(None)
+
+    def _launch(self, mode: str, epochs: int | None, options: SoundscapeOptions) -> None:
+        folder = self._project().folder
         epochs = epochs or (self.panel.epochs.value() or None)
         held_out, fraction = self._held_out(), self.panel.valid_fraction.value()
         self._losses, self._aucs = [], []
@@ -266,10 +340,10 @@ class RetrainController(QObject):
             on_event=self._queue_event,
             valid_recordings=held_out or None,
             valid_fraction=fraction,
+            soundscapes=options,
         )
         worker.result.connect(self._on_started)
         worker.error.connect(self._on_started)  # the message
-        return True
 
     def _on_started(self, job: object) -> None:
         self._starting = False
@@ -278,9 +352,16 @@ class RetrainController(QObject):
             self.finished.emit(None)
             return
         self.job = job
+        used = job.process.read_state().extra.get("soundscapes") or {}
+        also = [
+            text
+            for key, text in (("background", "background mixing"), ("pseudo_round", "one pseudo-label round"))
+            if used.get(key)
+        ]
         self.panel.state.setText(
             f"{job.mode} retraining running on {len(job.data.labels)} labels "
             f"({len(job.data.valid_recordings)} recording(s) held out)"
+            + (f", with {' and '.join(also)} over {used['recordings']} unlabelled recording(s)" if also else "")
         )
         self.panel.cancel_button.setEnabled(True)
 
@@ -314,6 +395,10 @@ class RetrainController(QObject):
             self.panel.progress.setValue(event.step or 0)
             eta = event.eta_s
             self.panel.progress.setFormat(f"epoch {event.epoch}, step %v/%m" + (f", {eta:.0f} s left" if eta else ""))
+        elif isinstance(event, PredictStep):
+            self.panel.progress.setMaximum(max(1, event.total or 0))
+            self.panel.progress.setValue(event.step or 0)
+            self.panel.progress.setFormat("pseudo-labelling: scoring unlabelled recording %v of %m")
         elif isinstance(event, Validated):
             auc = event.metrics.get("val_roc_auc")
             if auc is not None:

@@ -20,10 +20,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from trainer.progress import Done, Event, Failed, TrainStep, Validated, parse_event
+from trainer.progress import Done, Event, Failed, PredictStep, TrainStep, Validated, parse_event
 
 #: The trainer's events a job delivers, for the app's panels (which do not import the trainer).
-__all__ = ["ChildProcessJob", "Done", "Event", "Failed", "JobEvent", "JobFinished", "TrainStep", "Validated"]
+__all__ = [
+    "ChildProcessJob",
+    "Done",
+    "Event",
+    "Failed",
+    "JobEvent",
+    "JobFinished",
+    "PredictStep",
+    "TrainStep",
+    "Validated",
+]
 
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from birdview.jobs.child_process import DONE, RUNNING, ChildProcessJob, JobEvent, JobState, trainer_command
 from birdview.jobs.scoring import add_model
+from birdview.jobs.soundscapes import SoundscapeOptions, trainer_arguments
 from birdview.jobs.training_set import SPECIES_FILE, TrainingData, build_training_data
 from birdview.store.project import ModelRow, Project, ProjectError
 from trainer.data.layout import METADATA_FILE
@@ -87,11 +88,17 @@ def start_retrain(
     valid_recordings: list[int] | None = None,
     valid_fraction: float = 0.25,
     weak_negatives: int | None = None,
+    soundscapes: SoundscapeOptions | None = None,
 ) -> RetrainJob:
     """Build the data and start the job; refused while another job of the project runs.
     ``on_event`` gets the trainer's progress events, then :class:`JobFinished` (on a thread of
     the job's). ``weak_negatives``: for a head, how many unlabelled windows of the training
-    recordings are added as negatives (default :data:`~birdview.jobs.embedding_set.WEAK_NEGATIVES`)."""
+    recordings are added as negatives (default :data:`~birdview.jobs.embedding_set.WEAK_NEGATIVES`).
+    ``soundscapes``: a full retrain's use of the project's unlabelled recordings (background
+    mixing, one pseudo-label round; see soundscapes.py)."""
+    soundscapes = soundscapes or SoundscapeOptions()
+    if soundscapes.used and mode != "full":
+        raise ProjectError("background and pseudo-label rounds are for full retraining (Retrain (full))")
     running = running_jobs(project)
     if running:
         raise ProjectError(f"a training job is already running ({running[0].name}); wait for it or cancel it")
@@ -102,21 +109,26 @@ def start_retrain(
             project, base, folder, epochs, on_event, valid_recordings, valid_fraction, weak_negatives
         )
     classes = base.classes if base is not None else []
+    unlabelled, recordings = trainer_arguments(project, soundscapes, folder)
     data = build_training_data(
         project, folder / "data", classes, base.window_s if base else 5.0, valid_fraction, base_data, valid_recordings
     )
-    command = retrain_command(data, base, mode, folder / "run", epochs, extra)
+    command = retrain_command(data, base, mode, folder / "run", epochs, (extra or []) + unlabelled)
     process = ChildProcessJob(folder, on_event)
-    process.start(
-        command,
-        extra={
-            "mode": mode,
-            "parent": base.version if base else None,
-            "labels": data.labels,
-            "valid_recordings": data.valid_recordings,
-            "data": str(data.folder),
-        },
-    )
+    details = {
+        "mode": mode,
+        "parent": base.version if base else None,
+        "labels": data.labels,
+        "valid_recordings": data.valid_recordings,
+        "data": str(data.folder),
+    }
+    if soundscapes.used:
+        details["soundscapes"] = {
+            "background": soundscapes.background,
+            "pseudo_round": soundscapes.pseudo_round,
+            "recordings": recordings,
+        }
+    process.start(command, extra=details)
     return RetrainJob(process, data, base, mode)
 
 

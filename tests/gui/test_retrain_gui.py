@@ -105,6 +105,54 @@ def test_advanced_settings_hold_out_the_recordings_the_user_picks(window: MainWi
     assert blocker.args[0] is not None and blocker.args[0].metrics["new"]["clips"] == 6
 
 
+def test_full_retrain_with_the_unlabelled_recordings_says_what_it_adds_first(
+    window: MainWindow, qtbot, tmp_path: Path, monkeypatch
+) -> None:
+    _review_by_keyboard(window)
+    (tmp_path / "site").mkdir()
+    site = write_audio(tmp_path / "site" / "S0_20240522_050000.wav", recording(60.0, [], np.random.default_rng(8)))
+    window.project.add_recordings([site])  # a recording nobody labelled
+    retrain = window.retrain
+    retrain.panel.advanced_toggle.setChecked(True)
+    retrain.panel.epochs.setValue(1)
+    retrain.panel.background.setChecked(True)
+    qtbot.waitUntil(
+        lambda: "Background from 1 unlabelled recording(s)" in retrain.panel.estimate.text(), timeout=30_000
+    )
+    assert "pseudo-label" not in retrain.panel.estimate.text()
+    retrain.panel.pseudo_round.setChecked(True)
+    qtbot.waitUntil(lambda: "scores 12 windows of 1 unlabelled" in retrain.panel.estimate.text(), timeout=30_000)
+    assert "In all:" in retrain.panel.estimate.text()
+    asked: list[str] = []
+
+    def answer(choice):
+        def question(parent, title, text, *args):
+            asked.append(text)
+            return choice
+
+        return question
+
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    with qtbot.waitSignal(retrain.finished, timeout=30_000) as blocker:
+        assert retrain.start("full")
+    assert blocker.args[0] is None and retrain.job is None and retrain.panel.state.text() == "Not started."
+    assert "One pseudo-label round" in asked[0] and asked[0].endswith("Start it?")
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(retrain.finished, timeout=120_000):
+        assert retrain.start("full")
+        qtbot.waitUntil(lambda: retrain.job is not None, timeout=60_000)
+        assert "with background mixing and one pseudo-label round over 1 unlabelled" in retrain.panel.state.text()
+        command = retrain.job.process.read_state().command
+        listing = retrain.job.process.folder / "unlabelled.txt"
+        assert command[command.index("--background-dir") + 1] == str(listing)
+        assert command[command.index("--rounds") + 1 :][:3] == ["1", "--unlabelled", str(listing)]
+        assert listing.read_text().split() == [str(site.absolute())]
+        retrain.cancel()
+    assert "cancelled" in retrain.panel.state.text()
+
+
 def test_a_job_that_finished_while_the_app_was_closed_is_picked_up_in_the_background(qtbot, tmp_path: Path) -> None:
     """Opening the project registers finished jobs off the GUI thread; one that cannot be
     registered (here: its training set is gone) is reported, not raised."""

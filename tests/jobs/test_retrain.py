@@ -3,6 +3,7 @@ through the review actions, a quick retrain, and the new model measured on held-
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,16 +13,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from birdview.jobs.child_process import ChildProcessJob, JobFinished, trainer_command
 from birdview.jobs.retrain import compare, register_finished_jobs, register_result, running_jobs, start_retrain
 from birdview.jobs.scoring import add_model, score
+from birdview.jobs.soundscapes import SoundscapeOptions
 from birdview.review.queue import candidates, record_verdicts
 from birdview.store.project import Project, ProjectError
 from tests.synthetic_birds import RATE, SPECIES, make_dataset, recording, write_audio
 from trainer.augment import AugmentConfig
 from trainer.config import TrainConfig
-from trainer.progress import TrainStep
+from trainer.progress import Done, PredictStep, TrainStep
 from trainer.train import fit
 
 TINY = {
@@ -159,6 +162,44 @@ def test_retrain_cli_prints_the_new_checkpoint(base_model: Path, tmp_path: Path)
         timeout=120,
     )
     assert len(listed.stdout.strip().splitlines()) == 3  # header + two versions
+
+
+def test_full_retrain_learns_from_the_unlabelled_recordings(base_model: Path, tmp_path: Path) -> None:
+    """Retrain (full) with background mixing and one pseudo-label round over the recordings the
+    user has not labelled (the app's advanced settings; issue 19)."""
+    project = Project.create(tmp_path / "project", species=[])
+    labelled, _ = project.add_recordings(_soundscapes(tmp_path / "audio", seed=4))
+    unlabelled = _soundscapes(tmp_path / "site", seed=6)
+    project.add_recordings(unlabelled)
+    add_model(project, base_model)
+    score(project.folder)
+    labelled_ids = {r.id for r in labelled}
+    for candidate in candidates(project, 1, "whistle", min_score=0.3):
+        if candidate.recording_id in labelled_ids:
+            record_verdicts(project, [candidate], "confirm" if candidate.window % 4 == 0 else "reject")
+    with pytest.raises(ProjectError, match="for full retraining"):
+        start_retrain(project, "quick", soundscapes=SoundscapeOptions(background=True))
+    events = []
+    options = SoundscapeOptions(background=True, pseudo_round=True)
+    job = start_retrain(project, "full", epochs=2, on_event=events.append, soundscapes=options)
+    listing = job.process.folder / "unlabelled.txt"
+    assert listing.read_text().split() == [str(path.absolute()) for path in unlabelled]
+    state = job.process.wait(900)
+    assert state.state == "done", state.message
+    assert state.extra["soundscapes"] == {"background": True, "pseudo_round": True, "recordings": 4}
+    assert [e.step for e in events if isinstance(e, PredictStep)] == [0, 1, 2, 3]  # each one scored
+    assert sum(isinstance(e, Done) for e in events) == 2  # round 0, then round 1 with pseudo-labels
+    run = job.process.folder / "run"
+    rounds = json.loads((run / "rounds.json").read_text())
+    assert [r["round"] for r in rounds] == [0, 1]
+    assert rounds[1]["windows_scored"] == 4 * 8 and rounds[1]["windows_kept"] > 0
+    for number in (0, 1):
+        config = yaml.safe_load((run / f"round{number}" / "config.yaml").read_text())
+        assert config["background_dir"] == str(listing)
+    assert Path(state.checkpoint).is_relative_to(run / "round1")
+    model = register_result(project, job.process.folder)
+    assert model.parent == 1 and model.path == Path(state.checkpoint).absolute()
+    assert model.metrics["new"]["clips"] > 0
 
 
 def test_a_killed_job_is_marked_failed_with_its_log(tmp_path: Path) -> None:

@@ -130,6 +130,26 @@ def test_bad_background_folders_are_named(tmp_path: Path) -> None:
         BackgroundSource.from_folder(tmp_path / "bad", SMALL, skip_bad=True)
 
 
+def test_a_list_of_recordings_serves_as_background_and_as_audio(site, tmp_path: Path) -> None:
+    """birdview passes its project's unlabelled recordings as a .txt list (they lie in many folders)."""
+    from trainer.inference import expand_audio
+
+    listing = tmp_path / "unlabelled.txt"
+    u1, u2 = site["unlabelled"] / "u1.flac", site["unlabelled"] / "u2.ogg"
+    (tmp_path / "near.flac").write_bytes(u1.read_bytes())
+    listing.write_text(f"# the project's unlabelled recordings\n{u2}\n\nnear.flac\n", encoding="utf-8")
+    source = BackgroundSource.from_folder(listing, SMALL)
+    assert [f.path for f in source.files] == [u2, tmp_path / "near.flac"]
+    assert [round(f.frames / f.rate) for f in source.files] == [15, 20]
+    assert expand_audio([listing, u1]) == [u2, tmp_path / "near.flac", u1]
+    listing.write_text("# nothing\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"unlabelled\.txt: names no recording"):
+        BackgroundSource.from_folder(listing, SMALL)
+    listing.write_text(f"{tmp_path / 'gone.wav'}\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"gone\.wav: cannot be read"):
+        BackgroundSource.from_folder(listing, SMALL)
+
+
 def test_soft_targets_and_weights_reach_the_loss(tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "d", clips_per_species=1, negatives=1, duration_s=5.0)
     frame = pd.read_csv(data / "train_metadata.csv", dtype=str, keep_default_na=False)

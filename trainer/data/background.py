@@ -15,6 +15,7 @@ import soundfile as sf
 
 from trainer.data.dataset import read_segment
 from trainer.data.metadata import Clip, DatasetError
+from trainer.data.recording_list import is_recording_list, read_recording_list
 from trainer.frontend import FrontEndConfig, to_model_rate
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff")
@@ -42,12 +43,16 @@ class BackgroundSource:
 
     @classmethod
     def from_folder(cls, folder: str | Path, frontend: FrontEndConfig, skip_bad: bool = False) -> BackgroundSource:
-        """Every audio file under ``folder``. A missing or empty folder, and (unless ``skip_bad``)
-        an unreadable or empty file, is a DatasetError naming it."""
+        """Every audio file under ``folder``, or every recording a list file (``.txt``, one path a
+        line) names. A missing or empty folder or list, and (unless ``skip_bad``) an unreadable or
+        empty file, is a DatasetError naming it."""
         folder = Path(folder)
-        if not folder.is_dir():
-            raise DatasetError(f"background folder {folder}: not found (or not a folder)")
-        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+        if is_recording_list(folder):
+            paths = read_recording_list(folder)
+        elif not folder.is_dir():
+            raise DatasetError(f"background folder {folder}: not found (or not a folder or a .txt list)")
+        else:
+            paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
         if not paths:
             raise DatasetError(f"background folder {folder}: no audio files in it ({', '.join(AUDIO_EXTENSIONS)})")
         files, skipped = [], []

@@ -76,11 +76,11 @@ class RetrainEstimate:
             parts.append(
                 f"One pseudo-label round: scores {self.windows_to_score:,} windows of "
                 f"{self.unlabelled_recordings} unlabelled recording(s), then trains again: adds "
-                f"{duration(low)} to {duration(high)}."
+                f"{duration_range(low, high)}."
             )
         if options.used:
             low, high = self.added_s
-            parts.append(f"In all: {duration(self.fit_s + low)} to {duration(self.fit_s + high)}.")
+            parts.append(f"In all: {duration_range(self.fit_s + low, self.fit_s + high)}.")
         return " ".join(parts)
 
 
@@ -91,6 +91,11 @@ def duration(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def duration_range(low: float, high: float) -> str:
+    shorter, longer = duration(low), duration(high)
+    return f"about {shorter}" if shorter == longer else f"{shorter} to {longer}"
 
 
 def unlabelled_recordings(project: Project) -> list[RecordingRow]:

@@ -80,6 +80,7 @@ def test_the_estimate_counts_clips_epochs_and_windows(project: Project) -> None:
     assert 0 < expected.background_s < 0.1 * expected.fit_s
     text = expected.describe(SoundscapeOptions(background=True, pseudo_round=True))
     assert "2 unlabelled recording(s) (3.0 h)" in text and "scores 2,160 windows" in text
+    assert text.endswith("then trains again: adds about 2 min. In all: about 2 min.")
     assert expected.describe(SoundscapeOptions()).count("about") == 1  # the plain fit only
 
 
@@ -106,3 +107,5 @@ def test_the_estimate_is_timed_from_the_last_full_retrain(project: Project) -> N
 
 def test_durations_read_as_a_user_expects() -> None:
     assert [soundscapes.duration(s) for s in (12, 600, 7200)] == ["12 s", "10 min", "2.0 h"]
+    assert soundscapes.duration_range(96, 118) == "about 2 min"
+    assert soundscapes.duration_range(60, 600) == "60 s to 10 min"

@@ -89,10 +89,21 @@ def time_shift(wave: np.ndarray, max_samples: int, rng: np.random.Generator) -> 
 
 
 def mixup_pair(
-    a: np.ndarray, ya: np.ndarray, b: np.ndarray, yb: np.ndarray, alpha: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+    a: np.ndarray,
+    ya: np.ndarray,
+    b: np.ndarray,
+    yb: np.ndarray,
+    alpha: float,
+    rng: np.random.Generator,
+    weights: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, ...]:
+    """``lam * a + (1 - lam) * b`` and the same mix of their targets; with ``weights`` (the two
+    clips' loss weights, e.g. a pseudo-label's below a label's), also the same mix of those."""
     lam = float(rng.beta(alpha, alpha))
-    return (lam * a + (1 - lam) * b).astype(np.float32), (lam * ya + (1 - lam) * yb).astype(np.float32)
+    mixed = (lam * a + (1 - lam) * b).astype(np.float32), (lam * ya + (1 - lam) * yb).astype(np.float32)
+    if weights is None:
+        return mixed
+    return (*mixed, lam * weights[0] + (1 - lam) * weights[1])
 
 
 def spectrogram_transform(config: AugmentConfig, n_mels: int, frames: int) -> A.Compose:
@@ -117,8 +128,14 @@ def spectrogram_transform(config: AugmentConfig, n_mels: int, frames: int) -> A.
     )
 
 
-def spec_mixup(mels: torch.Tensor, targets: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mix each example of the batch with another one (a random permutation)."""
+def spec_mixup(
+    mels: torch.Tensor, targets: torch.Tensor, alpha: float, weights: torch.Tensor | None = None
+) -> tuple[torch.Tensor, ...]:
+    """Mix each example of the batch with another one (a random permutation); with ``weights``
+    (per-example loss weights), those are mixed alike and returned third."""
     lam = float(torch.distributions.Beta(alpha, alpha).sample())
     order = torch.randperm(mels.shape[0], device=mels.device)
-    return lam * mels + (1 - lam) * mels[order], lam * targets + (1 - lam) * targets[order]
+    mixed = lam * mels + (1 - lam) * mels[order], lam * targets + (1 - lam) * targets[order]
+    if weights is None:
+        return mixed
+    return (*mixed, lam * weights + (1 - lam) * weights[order])

@@ -40,7 +40,10 @@ class BirdModule(pl.LightningModule):
         weights = rest[0] if rest else None
         augment = self.config.augment
         if augment.spec_mixup_p and float(torch.rand(1)) < augment.spec_mixup_p and len(mels) > 1:
-            mels, targets = spec_mixup(mels, targets, augment.spec_mixup_alpha)
+            if weights is None:
+                mels, targets = spec_mixup(mels, targets, augment.spec_mixup_alpha)
+            else:
+                mels, targets, weights = spec_mixup(mels, targets, augment.spec_mixup_alpha, weights)
         loss = self.loss(self(mels), targets, weights)
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(mels))
         return loss

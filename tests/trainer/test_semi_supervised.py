@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -167,6 +168,11 @@ def test_soft_targets_and_weights_reach_the_loss(tmp_path: Path) -> None:
     _, target, weight = dataset[0]
     torch.testing.assert_close(target, torch.from_numpy(targets[0]))
     assert float(weight) == 0.5
+    # Mixup mixes the loss weights as it mixes the targets: the weight-2 clip mixed with others.
+    mixing = dataclasses.replace(AugmentConfig.none(), mixup_p=1.0)
+    mixed = ClipDataset(training_set.clips, targets, SMALL, True, mixing, weights=weights)
+    drawn = [float(mixed[4][2]) for _ in range(6)]
+    assert all(0.5 <= w <= 2.0 for w in drawn) and min(drawn) < 1.99
 
     logits = torch.tensor([[0.3, -1.0, 2.0, 0.0], [1.0, 1.0, -2.0, 0.5]])
     y = torch.tensor([[0.8, 0.0, 0.25, 0.0], [0.0, 0.4, 0.0, 1.0]])
@@ -210,6 +216,39 @@ def test_averaged_weights_equal_the_mean_of_the_checkpoints(tmp_path: Path) -> N
         average_checkpoints([paths[0], other], tmp_path / "bad.ckpt")
     with pytest.raises(ValueError, match="nothing to average"):
         average_states([])
+
+
+def test_ema_checkpoint_holds_the_moving_average_of_the_weights(site, tmp_path: Path, monkeypatch) -> None:
+    """``fit --ema 0.5``: the checkpoint's weights are the exponential moving average of the
+    weights after each optimiser step (the first step's taken as they are), not the last step's."""
+    from trainer import averaging
+
+    steps: list[dict[str, torch.Tensor]] = []
+
+    class Recording(averaging.WeightAveraging):
+        def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+            steps.append({k: v.detach().clone() for k, v in pl_module.state_dict().items()})
+            super().on_train_batch_end(trainer, pl_module, *args)
+
+    def recording_ema(decay: float):
+        return Recording(multi_avg_fn=averaging.get_ema_multi_avg_fn(decay))
+
+    monkeypatch.setattr(trainer_train, "ema_callback", recording_ema)
+    config = TrainConfig(
+        data=str(site["data"]), out=str(tmp_path / "ema"), epochs=3, patience=9, ema_decay=0.5, seed=1, **TINY
+    )
+    result = trainer_train.fit(config)
+    assert len(steps) >= 2
+    saved = read_checkpoint(result.last_checkpoint)
+    weights = [k for k, v in steps[-1].items() if v.is_floating_point()]
+    for key in weights:
+        expected = steps[0][key].clone()
+        for state in steps[1:]:
+            expected = 0.5 * expected + 0.5 * state[key]
+        torch.testing.assert_close(saved["state_dict"][key], expected, rtol=1e-4, atol=1e-5)
+    moved = [k for k in weights if not torch.allclose(steps[-1][k], saved["state_dict"][k])]
+    assert moved, "the checkpoint holds the last step's weights, not their average"
+    assert load_checkpoint(result.last_checkpoint).classes == sorted(SPECIES)  # an ordinary checkpoint
 
 
 def test_safe_names_stay_inside_the_folder(tmp_path: Path) -> None:

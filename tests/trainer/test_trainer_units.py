@@ -376,6 +376,11 @@ def test_gain_noise_shift_mixup_change_what_they_should() -> None:
     mixed, target = augment.mixup_pair(wave, np.array([1.0, 0.0]), -wave, np.array([0.0, 1.0]), 0.4, rng)
     assert target.sum() == pytest.approx(1.0) and 0 < target[0] < 1
     np.testing.assert_allclose(mixed, (target[0] - target[1]) * wave, atol=1e-5)
+    # A pseudo-label (weight 0.25) mixed with a label (weight 1): the weight mixes as the targets do.
+    _, target, weight = augment.mixup_pair(
+        wave, np.array([1.0, 0.0]), -wave, np.array([0.0, 1.0]), 0.4, rng, (0.25, 1.0)
+    )
+    assert weight == pytest.approx(0.25 * target[0] + 1.0 * target[1])
 
 
 def test_spectrogram_masks_keep_shape_and_blank_parts() -> None:
@@ -398,6 +403,9 @@ def test_spec_mixup_mixes_pairs_of_the_batch() -> None:
     assert mixed.shape == mels.shape and mixed_targets.shape == targets.shape
     torch.testing.assert_close(mixed_targets.sum(dim=1), torch.ones(4))
     torch.testing.assert_close(mixed[:, 0, 0, 0], mixed_targets @ torch.arange(4, dtype=torch.float32))
+    weights = torch.tensor([1.0, 1.0, 0.5, 0.5])
+    _, mixed_targets, mixed_weights = augment.spec_mixup(mels, targets, 0.4, weights)
+    torch.testing.assert_close(mixed_weights, mixed_targets @ weights)
 
 
 def test_smoothing_and_sharding() -> None:

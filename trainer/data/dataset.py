@@ -131,8 +131,9 @@ class ClipDataset(Dataset):
             log.warning("skipping: %s", exc)
             return self[int(self._rng().integers(len(self)))]
         target = self.targets[index].copy()
+        weight = None if self.weights is None else float(self.weights[index])
         if self.train:
-            wave, target = self._augment_wave(wave, target, rng)
+            wave, target, weight = self._augment_wave(wave, target, weight, rng)
         if self._frontend is None:
             self._frontend = MelFrontEnd(self.config)
         mel = self._frontend.numpy(wave)[0, 0]
@@ -140,20 +141,26 @@ class ClipDataset(Dataset):
             self._spec_transform.set_random_seed(int(rng.integers(2**31 - 1)))  # albumentations keeps its own
             mel = self._spec_transform(image=mel)["image"]
         item = torch.from_numpy(np.ascontiguousarray(mel[None], dtype=np.float32)), torch.from_numpy(target)
-        if self.weights is None:
+        if weight is None:
             return item
-        return (*item, torch.tensor(self.weights[index], dtype=torch.float32))
+        return (*item, torch.tensor(weight, dtype=torch.float32))
 
     def _augment_wave(
-        self, wave: np.ndarray, target: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, wave: np.ndarray, target: np.ndarray, weight: float | None, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, float | None]:
+        """The clip's augmented wave and target, and its loss weight (mixed as its target is)."""
         aug = self.augment
         if aug.mixup_p and rng.random() < aug.mixup_p and len(self) > 1:
             other = int(rng.integers(len(self)))
             try:
-                wave, target = mixup_pair(
-                    wave, target, self.crop(other, rng), self.targets[other], aug.mixup_alpha, rng
-                )
+                other_wave, other_target = self.crop(other, rng), self.targets[other]
+                if weight is None:
+                    wave, target = mixup_pair(wave, target, other_wave, other_target, aug.mixup_alpha, rng)
+                else:
+                    pair = (weight, float(self.weights[other]))
+                    wave, target, weight = mixup_pair(
+                        wave, target, other_wave, other_target, aug.mixup_alpha, rng, pair
+                    )
             except DatasetError:
                 if not self.skip_bad:
                     raise
@@ -165,7 +172,7 @@ class ClipDataset(Dataset):
             wave = add_noise(wave, aug.noise_snr_db, rng)
         if aug.shift_p and rng.random() < aug.shift_p:
             wave = time_shift(wave, int(aug.shift_max_s * self.config.sample_rate), rng)
-        return wave, target
+        return wave, target, weight
 
 
 def split_datasets(

@@ -725,14 +725,14 @@ class Project:
                 "training_labels, kind, name, hop_s, sample_rate, embedding_dim, licence) "
                 "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    str(path),
+                    self._stored_path(path),
                     parent,
                     now(),
                     json.dumps(list(classes)),
                     json.dumps(metrics or {}),
                     window_s,
                     json.dumps(frontend or {}),
-                    log_path,
+                    None if log_path is None else self._stored_path(log_path),
                     json.dumps(list(training_labels or [])),
                     kind,
                     name,
@@ -752,13 +752,24 @@ class Project:
         "training_labels, kind, name, hop_s, sample_rate, embedding_dim, licence FROM models"
     )
 
-    @staticmethod
-    def _model_row(row: tuple) -> ModelRow:
+    def _stored_path(self, path: str | Path) -> str:
+        """A file inside the project folder (a retrained model, its log) is stored relative to it,
+        so that the project can be moved or copied whole; any other path as it is."""
+        try:
+            return Path(path).absolute().relative_to(self.folder.absolute()).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _read_path(self, stored: str) -> Path:
+        path = Path(stored)
+        return path if path.is_absolute() or not (self.folder / path).exists() else (self.folder / path).absolute()
+
+    def _model_row(self, row: tuple) -> ModelRow:
         version, path, parent, created, classes, metrics, active, window_s, frontend, log_path, labels = row[:11]
         kind, name, hop_s, sample_rate, embedding_dim, licence = row[11:]
         return ModelRow(
             version,
-            Path(path),
+            self._read_path(path),
             parent,
             created,
             json.loads(classes),
@@ -766,7 +777,7 @@ class Project:
             bool(active),
             window_s,
             json.loads(frontend or "{}"),
-            log_path,
+            None if log_path is None else str(self._read_path(log_path)),
             json.loads(labels or "[]"),
             kind,
             name,

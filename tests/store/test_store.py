@@ -221,3 +221,25 @@ def test_models_and_predictions_round_trip(project: Project, recording) -> None:
     assert whole.shape == (1500, 3)
     with pytest.raises(ProjectError, match="predictions must be"):
         project.store_predictions(first.version, recording.id, np.zeros((4, 5)))
+
+
+def test_a_moved_project_keeps_its_retrained_models(tmp_path: Path) -> None:
+    """Models and logs written inside the project folder are found after the folder moves;
+    a model file outside it keeps its own path."""
+    outside = tmp_path / "downloads" / "base.ckpt"
+    outside.parent.mkdir()
+    outside.write_bytes(b"base")
+    with Project.create(tmp_path / "here" / "project", species=[]) as project:
+        run = project.folder / "jobs" / "20261130-060000" / "run"
+        run.mkdir(parents=True)
+        (run / "best.ckpt").write_bytes(b"retrained")
+        (run.parent / "log.txt").write_text("epoch 1")
+        project.register_model(outside, ["a"])
+        project.register_model(run / "best.ckpt", ["a"], parent=1, log_path=str(run.parent / "log.txt"))
+    shutil.move(tmp_path / "here" / "project", tmp_path / "project-moved")
+    with Project.open(tmp_path / "project-moved") as moved:
+        base, retrained = moved.models()
+        assert base.path == outside
+        assert retrained.path == tmp_path / "project-moved" / "jobs" / "20261130-060000" / "run" / "best.ckpt"
+        assert retrained.path.read_bytes() == b"retrained"
+        assert Path(retrained.log_path).read_text() == "epoch 1"

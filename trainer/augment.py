@@ -8,10 +8,13 @@ spec mixup on the batch.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
-import albumentations as A  # noqa: N812 - the name its docs use
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    import albumentations as A  # noqa: N812
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,8 @@ def mixup_pair(
 
 
 def spectrogram_transform(config: AugmentConfig, n_mels: int, frames: int) -> A.Compose:
+    import albumentations as A  # noqa: N812 - the name its docs use; imported when training starts
+
     return A.Compose(
         [
             A.XYMasking(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import timm
 import torch
 import torch.nn.functional as F  # noqa: N812 - the usual name
 from torch import nn
@@ -98,6 +97,8 @@ class _MeanTime(nn.Module):
 
 
 def _create_backbone(name: str, pretrained: bool, weights_file: str | None) -> nn.Module:
+    import timm  # here, not at the top: commands that build no network (fit-head) start seconds sooner
+
     kwargs = {"in_chans": 1, "num_classes": 0, "global_pool": "", "exportable": True}
     if pretrained and weights_file is None:
         try:

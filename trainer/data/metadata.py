@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
-from sklearn.model_selection import StratifiedKFold
 
 from trainer.data.layout import AUDIO_FOLDER, METADATA_FILE
 
@@ -91,6 +90,8 @@ class TrainingSet:
         # Labels rarer than the number of folds cannot be spread; they go to training (fold -1).
         common = np.isin(strata, counts[counts >= n_folds].index)
         if common.sum() >= n_folds:
+            from sklearn.model_selection import StratifiedKFold  # only where folds are drawn
+
             splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
             rows = np.flatnonzero(common)
             for fold, (_, valid) in enumerate(splitter.split(rows, strata[common])):

@@ -94,8 +94,10 @@ class RetrainPanel(QWidget):
         self.advanced_toggle.setCheckable(True)
         layout.addWidget(self.advanced_toggle)
         self.advanced = QWidget()
-        form = QFormLayout(self.advanced)
-        form.setContentsMargins(0, 0, 0, 0)
+        advanced = QVBoxLayout(self.advanced)
+        advanced.setContentsMargins(0, 0, 0, 0)
+        form = QFormLayout()
+        advanced.addLayout(form)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.epochs = QSpinBox(minimum=0, maximum=500, specialValueText="default")
         self.valid_fraction = QDoubleSpinBox(minimum=0.1, maximum=0.5, singleStep=0.05, value=0.25)
@@ -106,20 +108,22 @@ class RetrainPanel(QWidget):
         form.addRow("Epochs", self.epochs)
         form.addRow("Held-out share of recordings", self.valid_fraction)
         form.addRow("Or validate on these recordings\n(labels kept aside)", self.valid_list)
-        self.background = QCheckBox("Full: mix the unlabelled recordings in as background")
+        self.background = QCheckBox("Unlabelled recordings as background")
         self.background.setToolTip(
             "Excerpts of the project's recordings without labels are mixed into the training clips "
             "(signal-to-background 0–20 dB), so that the model learns the site's noise"
         )
-        self.pseudo_round = QCheckBox("Full: one pseudo-label round on them")
+        self.pseudo_round = QCheckBox("One pseudo-label round on them")
         self.pseudo_round.setToolTip(
             "After training, the new model scores the unlabelled recordings; its confident windows "
             "(score ≥ 0.5) become extra training labels and the model is trained again"
         )
         self.estimate = QLabel("")
         self.estimate.setWordWrap(True)
-        for widget in (self.background, self.pseudo_round, self.estimate):
-            form.addRow(widget)
+        soundscapes = QLabel("Full retraining can also learn from the recordings you have not labelled:")
+        soundscapes.setWordWrap(True)
+        for widget in (soundscapes, self.background, self.pseudo_round, self.estimate):
+            advanced.addWidget(widget)
         self.advanced.hide()
         self.advanced_toggle.toggled.connect(self.advanced.setVisible)
         self.advanced_toggle.toggled.connect(
@@ -213,6 +217,7 @@ class RetrainController(QObject):
         self._drain_scheduled = threading.Event()
         self._wake = GuiCallback(lambda: QTimer.singleShot(DRAIN_MS, self._drain), parent=self)  # lines wait
         self._starting = False
+        self._estimates = 0
         menu.addSeparator()
         menu.addAction("Retrain (quick: head only, seconds)").triggered.connect(lambda: self.start("quick"))
         menu.addAction("Retrain (full fine-tune)").triggered.connect(lambda: self.start("full"))
@@ -269,9 +274,16 @@ class RetrainController(QObject):
             self.panel.estimate.setText("")
             return
         self.panel.estimate.setText("Estimating what this adds…")
+        self._estimates += 1
+        asked = self._estimates
         worker = self._estimate(project)
-        worker.result.connect(lambda expected: self.panel.estimate.setText(expected.describe(options)))
-        worker.error.connect(lambda message: self.panel.estimate.setText(f"No estimate: {message}"))
+
+        def show(text: str) -> None:
+            if asked == self._estimates:  # an answer to an earlier choice of options is dropped
+                self.panel.estimate.setText(text)
+
+        worker.result.connect(lambda expected: show(expected.describe(options)))
+        worker.error.connect(lambda message: show(f"No estimate: {message}"))
 
     def _estimate(self, project: Project):
         epochs = self.panel.epochs.value() or FULL_EPOCHS

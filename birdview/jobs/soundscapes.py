@@ -50,6 +50,8 @@ class RetrainEstimate:
     """Seconds a full retrain is expected to take, and what the options add to it."""
 
     fit_s: float
+    #: Training clips (labels outside the held-out recordings).
+    clips: int
     background_s: float
     #: Scoring the unlabelled recordings, and the second fit: (low, high).
     pseudo_s: tuple[float, float]
@@ -59,17 +61,21 @@ class RetrainEstimate:
     #: Where the fit's speed comes from.
     basis: str
 
-    @property
-    def added_s(self) -> tuple[float, float]:
-        return self.background_s + self.pseudo_s[0], self.background_s + self.pseudo_s[1]
+    def added_s(self, options: SoundscapeOptions) -> tuple[float, float]:
+        """What the options add: (low, high) seconds."""
+        background = self.background_s if options.background else 0.0
+        low, high = self.pseudo_s if options.pseudo_round else (0.0, 0.0)
+        return background + low, background + high
 
     def describe(self, options: SoundscapeOptions) -> str:
         """For the user, before the job starts."""
+        if self.clips == 0:
+            return "No labels to train on yet: confirm or draw calls, or mark hard negatives first."
         parts = [f"Full retrain: about {duration(self.fit_s)} ({self.basis})."]
         if options.background:
             parts.append(
                 f"Background from {self.unlabelled_recordings} unlabelled recording(s) "
-                f"({self.unlabelled_hours:.1f} h): adds about {duration(self.background_s)}."
+                f"({duration(self.unlabelled_hours * 3600)} of audio): adds about {duration(self.background_s)}."
             )
         if options.pseudo_round:
             low, high = self.pseudo_s
@@ -79,7 +85,7 @@ class RetrainEstimate:
                 f"{duration_range(low, high)}."
             )
         if options.used:
-            low, high = self.added_s
+            low, high = self.added_s(options)
             parts.append(f"In all: {duration_range(self.fit_s + low, self.fit_s + high)}.")
         return " ".join(parts)
 
@@ -150,6 +156,7 @@ def estimate_full_retrain(project: Project, epochs: int, valid_fraction: float =
     scoring_s = windows / DEFAULT_SCORING_WINDOWS_PER_S
     return RetrainEstimate(
         fit_s=fit_s,
+        clips=clips,
         background_s=fit_s * BACKGROUND_SHARE_OF_FIT,
         pseudo_s=(scoring_s + fit_s, scoring_s + 2 * fit_s),
         unlabelled_recordings=len(recordings),

@@ -79,9 +79,20 @@ def test_the_estimate_counts_clips_epochs_and_windows(project: Project) -> None:
     assert expected.pseudo_s == pytest.approx((scoring + expected.fit_s, scoring + 2 * expected.fit_s))
     assert 0 < expected.background_s < 0.1 * expected.fit_s
     text = expected.describe(SoundscapeOptions(background=True, pseudo_round=True))
-    assert "2 unlabelled recording(s) (3.0 h)" in text and "scores 2,160 windows" in text
+    assert "2 unlabelled recording(s) (3.0 h of audio)" in text and "scores 2,160 windows" in text
     assert text.endswith("then trains again: adds about 2 min. In all: about 2 min.")
     assert expected.describe(SoundscapeOptions()).count("about") == 1  # the plain fit only
+    background_only = expected.describe(SoundscapeOptions(background=True))
+    assert "pseudo-label" not in background_only and background_only.endswith("In all: about 22 s.")
+    assert expected.added_s(SoundscapeOptions(background=True)) == (expected.background_s, expected.background_s)
+
+
+def test_without_labels_the_estimate_says_so(tmp_path: Path) -> None:
+    with Project.create(tmp_path / "empty", species=["wren"]) as project:
+        _recording(project, tmp_path, "site", 1.0)
+        expected = estimate_full_retrain(project, epochs=8)
+    assert expected.clips == 0
+    assert expected.describe(SoundscapeOptions(background=True)).startswith("No labels to train on yet")
 
 
 def test_the_estimate_is_timed_from_the_last_full_retrain(project: Project) -> None:

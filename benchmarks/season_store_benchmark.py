@@ -2,6 +2,10 @@
 
     python benchmarks/season_store_benchmark.py [--recordings 100] [--hours 24] [--classes 200]
         [--fast-after 20] [--open-recordings 10000] [--migration-recordings 20] [--folder /tmp] [--keep]
+    python benchmarks/season_store_benchmark.py --project KEPT/season/project [--repeats 3]
+
+``--project``: only the queries, on a project an earlier run kept (``--keep``; the same
+``--classes``, ``--sites`` and ``--local-species``), so that code can be compared on the same data.
 
 Issue 17's scale is ``--recordings 1000`` (1,000 x 24 h x 200 classes = 17.3 million windows; about
 half an hour here with ``--fast-after 50``); the default, 100 recordings, takes about 5 minutes.
@@ -27,14 +31,15 @@ Measured, against a baseline in the same run where there is one:
   for), median and p95 over random views;
 - a species over the season: ``birdview.review.queue.candidates`` for one species at or above 0.5
   (the review queue's and the detections export's query), for a common species and a rare one
-  (at the fewest sites), against the same call with ``Project.prediction_blocks`` reading as it
-  did before blocks had maxima (every block, one at a time); both must find the same candidates;
+  (at the fewest sites), against the same call with the store reading as it did before blocks
+  had maxima (every block decoded, one at a time); both must find the same candidates;
 - a site x date summary: windows of the common species at or above 0.5 per site and date, through
-  ``prediction_blocks`` (same baseline); and ``birdview.season.tables.detection_table(by=site,date)``
-  for that species where it exists (it reads the blocks itself: no baseline);
-- schema 7's migration: a project of ``--migration-recordings`` recordings stored as schema 6 stored
-  them (every 48-window chunk a block, no maxima), opened in a fresh process; every score must read
-  back as before;
+  ``Project.prediction_entries_of`` (same baseline); and
+  ``birdview.season.tables.detection_table(by=site,date)`` for that species (no baseline; its
+  total must equal the counts');
+- schema 7's and 8's migrations: a project of ``--migration-recordings`` recordings stored as schema
+  6 stored them (every 48-window chunk a block, no maxima, no peaks), opened in a fresh process;
+  every score must read back as before;
 - a project of ``--open-recordings`` recordings (rows only, one model, nothing scored) opened in a
   fresh process: ``Project.open``, ``recordings()``, and what the window reads at open (the list
   three more times, the models, the species table; ``missing_recordings()`` apart).
@@ -43,6 +48,7 @@ Measured, against a baseline in the same run where there is one:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import shutil
@@ -53,6 +59,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -203,10 +210,14 @@ def register(project: Project, classes: list[str]) -> int:
     return model.version
 
 
-def every_block():
-    """(Project.prediction_blocks, a stand-in reading as it did before blocks had maxima): every
-    block of the recording, decoded one at a time, ``min_score`` ignored. The baseline."""
-    original = Project.prediction_blocks
+@contextlib.contextmanager
+def reading_every_block() -> Iterator[None]:
+    """The store's queries as they read before blocks had maxima, the baseline: every block of a
+    recording decoded, one at a time (``min_score`` ignored); ``prediction_entries(_of)`` the
+    scores of those blocks at or above the cuts, one recording at a time."""
+    originals = {
+        name: getattr(Project, name) for name in ("prediction_blocks", "prediction_entries", "prediction_entries_of")
+    }
 
     def reading_all(self, version, recording_id, columns=None, min_score=None):
         n_classes = len(self.model(version).classes)
@@ -217,21 +228,46 @@ def every_block():
         ).fetchall():
             yield first, predictions.decode(encoding, blob, windows, n_classes, columns)
 
-    return original, reading_all
+    def entries(self, version, recording_id, target, lowest):
+        target, lowest = np.asarray(target), np.asarray(lowest, dtype=np.float32)
+        wanted = np.flatnonzero(target >= 0)
+        found = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+        for first, block in reading_all(self, version, recording_id, wanted.tolist()):
+            rows, cols = np.nonzero(block >= lowest[target[wanted]])
+            for part, values in zip(found, (first + rows, target[wanted[cols]], block[rows, cols]), strict=True):
+                part.append(values)
+        window, code, score = (np.concatenate(part) for part in found)
+        order = np.lexsort((code, window))
+        return window[order], code[order], score[order]
+
+    def entries_of(self, version, recording_ids, target, lowest):
+        for recording_id in recording_ids:
+            yield recording_id, *entries(self, version, recording_id, target, lowest)
+
+    for name, stand_in in zip(originals, (reading_all, entries, entries_of), strict=True):
+        setattr(Project, name, stand_in)
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(Project, name, original)
 
 
 def site_date_counts(project: Project, version: int, column: int, threshold: float) -> Counter:
-    """Windows of one species at or above the threshold per (site, date of the window's start)."""
+    """Windows of one species at or above the threshold per (site, date of the window's start),
+    from ``Project.prediction_entries_of`` (what the season's tables read)."""
     counts: Counter = Counter()
-    lowest = threshold - 5e-4
-    for recording in project.recordings():
+    target = np.full(len(project.model(version).classes), -1, dtype=np.int64)
+    target[column] = 0
+    lowest = np.array([threshold - 5e-4], dtype=np.float32)
+    recordings = project.recordings()
+    found = project.prediction_entries_of(version, [r.id for r in recordings], target, lowest)
+    for recording, (_, window, _, _) in zip(recordings, found, strict=True):
         start = datetime.fromisoformat(recording.start_time)
         base = start.hour * 3600 + start.minute * 60 + start.second
-        for first, block in project.prediction_blocks(version, recording.id, [column], lowest):
-            rows = np.flatnonzero(block[:, 0] >= lowest)
-            days, number = np.unique((base + (first + rows) * WINDOW_S) // 86400, return_counts=True)
-            for day, n in zip(days, number, strict=True):
-                counts[(recording.site, start.date() + timedelta(days=int(day)))] += int(n)
+        days, number = np.unique((base + window * WINDOW_S) // 86400, return_counts=True)
+        for day, n in zip(days, number, strict=True):
+            counts[(recording.site, start.date() + timedelta(days=int(day)))] += int(n)
     return counts
 
 
@@ -314,7 +350,6 @@ def measure_queries(args: argparse.Namespace, folder: Path, built: dict, windows
         # The rare species: at the fewest sites, the commonest of those in the region.
         sites_of = Counter(int(c) for pool in season.pools for c in pool)
         rare = classes[min(sites_of, key=lambda c: (sites_of[c], c))]
-        original, reading_all = every_block()
         for label, code in (("common", common), ("rare", rare)):
 
             def query(code: str = code) -> list:
@@ -322,11 +357,8 @@ def measure_queries(args: argparse.Namespace, folder: Path, built: dict, windows
 
             seconds, _, found = timed(query, args.repeats)
             after = both(seconds)
-            Project.prediction_blocks = reading_all
-            try:
+            with reading_every_block():
                 before, _, everything = timed(query)
-            finally:
-                Project.prediction_blocks = original
             assert found == everything, f"{code}: the candidates differ with and without the blocks' maxima"
             rows.append(
                 (
@@ -339,15 +371,12 @@ def measure_queries(args: argparse.Namespace, folder: Path, built: dict, windows
         column = classes.index(common)
         seconds, _, counts = timed(lambda: site_date_counts(project, version, column, THRESHOLD), args.repeats)
         after = both(seconds)
-        Project.prediction_blocks = reading_all
-        try:
+        with reading_every_block():
             before, _, everything = timed(lambda: site_date_counts(project, version, column, THRESHOLD))
-        finally:
-            Project.prediction_blocks = original
         assert counts == everything
         rows.append(
             (
-                f"site x date counts of {common} >= {THRESHOLD} (`prediction_blocks`): {len(counts):,} cells",
+                f"site x date counts of {common} >= {THRESHOLD} (`prediction_entries_of`): {len(counts):,} cells",
                 f"{after}; every block, one at a time: {both(before)}",
                 "< 2 s",
             )
@@ -374,6 +403,26 @@ def measure_queries(args: argparse.Namespace, folder: Path, built: dict, windows
         project.close()
 
     return rows
+
+
+def queries_only(args: argparse.Namespace, folder: Path, windows: int) -> None:
+    """The queries of :func:`measure_queries` on a project kept by an earlier run."""
+    with Project.open(folder) as project:
+        model = project.active_model()
+        recordings = len(project.recordings())
+    built = {
+        "version": model.version,
+        "classes": model.classes,
+        "season": Season(len(model.classes), args.sites, args.local_species),
+    }
+    args.hours = windows * WINDOW_S / 3600.0
+    print(f"{folder}: {recordings:,} recordings, model v{model.version} ({len(model.classes)} classes)")
+    rows = measure_queries(args, folder.parent, built, windows)
+    print()
+    print("| measurement | result | note / goal |")
+    print("|---|---|---|")
+    for label, value, note in rows:
+        print(f"| {label} | {value} | {note} |")
 
 
 def version_6_project(folder: Path, args: argparse.Namespace, windows: int) -> tuple[dict[int, str], Season]:
@@ -459,16 +508,13 @@ def migrate_old(args: argparse.Namespace, folder: Path, windows: int) -> list[tu
         sqlite3.connect(folder / "project" / "project.sqlite").execute("SELECT count(*) FROM predictions").fetchone()
     )
     # Before: the blocks as schema 6 stored them, read as birdview read them (migration held back).
-    original, reading_all = every_block()
     migrate = project_module.migrate
     project_module.migrate = lambda connection: 6
-    Project.prediction_blocks = reading_all
     try:
-        with Project.open(folder / "project") as project:
+        with reading_every_block(), Project.open(folder / "project") as project:
             before = season_queries(project, common, rare, 1)
     finally:
         project_module.migrate = migrate
-        Project.prediction_blocks = original
     child = open_in_child(folder / "project")
     with Project.open(folder / "project") as project:
         (joined,) = project.db.execute("SELECT count(*) FROM predictions").fetchone()
@@ -478,8 +524,8 @@ def migrate_old(args: argparse.Namespace, folder: Path, windows: int) -> list[tu
             assert back == digest, f"recording {rid} reads back otherwise"
     rows = [
         (
-            f"migration 7 at open: {len(digests):,} recordings stored as schema 6 did ({blocks:,} blocks of "
-            f"{CHUNK_WINDOWS} windows → {joined:,}, maxima computed)",
+            f"migrations 7 and 8 at open: {len(digests):,} recordings stored as schema 6 did ({blocks:,} blocks "
+            f"of {CHUNK_WINDOWS} windows → {joined:,}, maxima and peaks computed)",
             f"{child['open']:.1f} s",
             "once; every score reads back the same (checked)",
         )
@@ -528,9 +574,13 @@ def main() -> None:
     )
     parser.add_argument("--folder", type=Path, default=None, help="where the temporary projects go (default /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the project folders")
+    parser.add_argument("--project", type=Path, default=None, help="only the queries, on this kept project")
     args = parser.parse_args()
 
     windows = round(args.hours * 3600.0 / WINDOW_S)
+    if args.project is not None:
+        queries_only(args, args.project, windows)
+        return
     parent = args.folder or Path(tempfile.gettempdir())
     parent.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="birdview-season-store-", dir=parent))
@@ -565,7 +615,8 @@ def main() -> None:
                 "disk: project database after a checkpoint",
                 f"{built['size'] / MB:,.0f} MB ({growth / hours / 1e3:.1f} kB per recorded hour)",
                 f"blocks {tables.get('predictions', 0) / MB:,.0f} MB, "
-                f"maxima {tables.get('prediction_maxima', 0) / MB:,.0f} MB",
+                f"maxima {tables.get('prediction_maxima', 0) / MB:,.0f} MB, "
+                f"peaks {tables.get('prediction_peaks', 0) / MB:,.0f} MB",
             ),
         ]
         opened = open_in_child(root / "season" / "project")

@@ -7,7 +7,7 @@ verdict). A new verdict on a window replaces the earlier one; a batch of verdict
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -83,39 +83,104 @@ def candidates(
     unknown = [code for code in wanted if code not in position]
     if unknown:
         raise ProjectError(f"model {version} does not predict {', '.join(unknown)}")
-    columns = [position[code] for code in wanted]
-    reviewed = _verdict_labels(project, version)
-    found: list[Candidate] = []
+    wanted = list(dict.fromkeys(wanted))
+    target = np.full(len(model.classes), -1, dtype=np.int64)  # model column -> index in wanted
+    target[[position[code] for code in wanted]] = np.arange(len(wanted))
+    # Scores are stored as float16 (about 3 significant digits): compare at that precision.
+    lowest = np.full(len(wanted), min_score - 5e-4, dtype=np.float32)
+    highest = np.float32(max_score + 5e-4)
     chosen = project.recordings() if selection is None else selected_recordings(project, selection)
-    for recording in chosen:
-        if recording_ids is not None and recording.id not in recording_ids:
-            continue
-        shown = allowed.get(recording.id) if allowed is not None else None
-        for first, block in project.prediction_blocks(version, recording.id, columns, min_score - 5e-4):
-            # Scores are stored as float16 (about 3 significant digits): compare at that precision.
-            inside = (block >= min_score - 5e-4) & (block <= max_score + 5e-4)
-            if selection is not None and selection.needs_clock:
-                starts = [model.window_start(first + row) for row in range(len(block))]
-                inside &= selection.mask(recording, starts)[:, None]
-            rows, cols = np.nonzero(inside)
-            for row, col in zip(rows, cols, strict=True):
-                if shown is not None and wanted[col] not in shown:
-                    continue
-                window = first + int(row)
-                start = model.window_start(window)
-                candidate = Candidate(
-                    recording.id,
-                    window,
-                    start,
-                    min(start + model.window_s, recording.duration_s),
-                    wanted[col],
-                    float(block[row, col]),
-                    version,
-                )
-                done = candidate.key() in reviewed
-                if show == "all" or (show == "reviewed") == done:
-                    found.append(candidate)
-    return order_candidates(project, found, order, threshold)
+    rows = [r for r in chosen if recording_ids is None or r.id in recording_ids]
+    parts = []
+    for recording, (_, window, code, score) in zip(
+        rows, _entries(project, version, rows, target, lowest, wanted, allowed), strict=True
+    ):
+        inside = score <= highest
+        if selection is not None and selection.needs_clock:
+            inside &= selection.mask(recording, window * model.hop_s)
+        starts = window[inside] * model.hop_s
+        ends = np.minimum(starts + model.window_s, recording.duration_s)
+        ids = np.full(len(starts), recording.id, dtype=np.int64)
+        parts.append((ids, window[inside], code[inside], score[inside].astype(np.float64), starts, ends))
+    found = _Found(*(np.concatenate(p) for p in zip(*parts, strict=True))) if parts else _Found.empty()
+    if show != "all":
+        found = found.take(_reviewed(project, version, found, wanted) == (show == "reviewed"))
+    if order == INFORMATIVE:
+        return order_candidates(project, found.candidates(wanted, version), order, threshold)
+    return found.take(found.order(order, threshold, wanted)).candidates(wanted, version)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """Candidates as arrays: recording id, window, index in the species wanted, score, start, end."""
+
+    ids: np.ndarray
+    windows: np.ndarray
+    codes: np.ndarray
+    scores: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+    @classmethod
+    def empty(cls) -> _Found:
+        return cls(*(np.zeros(0, dtype) for dtype in (np.int64, np.int64, np.int64, float, float, float)))
+
+    def take(self, chosen: np.ndarray) -> _Found:
+        return _Found(*(values[chosen] for values in vars(self).values()))
+
+    def order(self, order: str, threshold: float, wanted: Sequence[str]) -> np.ndarray:
+        """The places in ``order``, as :func:`order_candidates` sorts (stable: ties keep theirs)."""
+        if order == "score":
+            return np.lexsort((self.starts, self.ids, -self.scores))
+        if order == "uncertainty":
+            return np.lexsort((self.starts, self.ids, np.abs(self.scores - threshold)))
+        rank = {code: n for n, code in enumerate(sorted(wanted))}
+        by_name = np.array([rank[code] for code in wanted], dtype=np.int64)[self.codes]
+        return np.lexsort((by_name, self.starts, self.ids))
+
+    def species(self, wanted: Sequence[str]) -> list[str]:
+        return np.asarray(wanted, dtype=object)[self.codes].tolist() if len(self.codes) else []
+
+    def candidates(self, wanted: Sequence[str], version: int) -> list[Candidate]:
+        columns = (self.ids, self.windows, self.starts, self.ends)
+        return [
+            Candidate(rid, window, start, end, code, score, version)
+            for (rid, window, start, end), code, score in zip(
+                zip(*(values.tolist() for values in columns), strict=True),
+                self.species(wanted),
+                self.scores.tolist(),
+                strict=True,
+            )
+        ]
+
+
+def _reviewed(project: Project, version: int, found: _Found, wanted: Sequence[str]) -> np.ndarray:
+    """Whether each candidate has a verdict."""
+    earlier = _verdict_labels(project, version)
+    keys = zip(found.ids.tolist(), found.starts.tolist(), found.species(wanted), strict=True)
+    return np.array([key in earlier for key in keys], dtype=bool)
+
+
+def _entries(
+    project: Project,
+    version: int,
+    rows: Sequence[RecordingRow],
+    target: np.ndarray,
+    lowest: np.ndarray,
+    wanted: Sequence[str],
+    allowed: Mapping[int, Collection[str] | None] | None,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """(recording id, window, index in ``wanted``, score) of each recording's scores at or above
+    ``lowest``, only the species ``allowed`` in it."""
+    if allowed is None:
+        yield from project.prediction_entries_of(version, [r.id for r in rows], target, lowest)
+        return
+    for recording in rows:
+        shown = allowed.get(recording.id)
+        counted = target
+        if shown is not None:
+            counted = np.where(np.isin(target, [i for i, code in enumerate(wanted) if code in shown]), target, -1)
+        yield recording.id, *project.prediction_entries(version, recording.id, counted, lowest)
 
 
 # -- a Selection (sites, dates, hours) over the project's recordings and labels -----------------

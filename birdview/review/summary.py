@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from birdview.review.queue import Candidate, candidates, verdicts_of
+from birdview.review.queue import Candidate, candidates, selected_recordings, verdicts_of
 from birdview.store.labels import Source, Verdict, read_verdict
 from birdview.store.project import ModelRow, Project, ProjectError
 from birdview.store.selection import Selection
@@ -298,17 +298,21 @@ def _windows(
     species: str,
     min_score: float,
     allowed: Mapping[int, Collection[str] | None] | None = None,
+    selection: Selection | None = None,
 ) -> _Windows:
     if species not in model.classes:
         raise ProjectError(f"model {model.version} does not predict {species}")
     column = model.classes.index(species)
     recording_ids, windows, scores = [], [], []
-    for recording in project.recordings():
+    chosen = project.recordings() if selection is None else selected_recordings(project, selection)
+    for recording in chosen:
         shown = allowed.get(recording.id) if allowed is not None else None
         if shown is not None and species not in shown:
             continue
         for first, block in project.prediction_blocks(model.version, recording.id, [column], min_score - _TOLERANCE):
             rows = np.flatnonzero(block[:, 0] >= min_score - _TOLERANCE)
+            if selection is not None:
+                rows = rows[selection.mask(recording, (first + rows) * model.hop_s)]
             recording_ids.append(np.full(len(rows), recording.id, dtype=np.int64))
             windows.append(first + rows)
             scores.append(block[rows, 0].astype(np.float64))
@@ -502,6 +506,20 @@ def _bootstrap_fits(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> 
     return fits
 
 
+def _reviews_in(project: Project, selection: Selection, given: list[Review]) -> list[Review]:
+    """The verdicts on windows that start inside the selection, in their order."""
+    rows = {row.id: row for row in selected_recordings(project, selection)}
+    by_recording: dict[int, list[Review]] = {}
+    for review in given:
+        if review.recording_id in rows:
+            by_recording.setdefault(review.recording_id, []).append(review)
+    inside: set[int] = set()
+    for recording_id, chosen in by_recording.items():
+        mask = selection.mask(rows[recording_id], [review.start_s for review in chosen])
+        inside.update(id(review) for review, keep in zip(chosen, mask, strict=True) if keep)
+    return [review for review in given if id(review) in inside]
+
+
 def summarise(
     project: Project,
     version: int,
@@ -510,19 +528,23 @@ def summarise(
     allowed: Mapping[int, Collection[str] | None] | None = None,
     resamples: int = RESAMPLES,
     seed: int = SEED,
+    selection: Selection | None = None,
 ) -> SpeciesSummary:
     """A species' detections at or above ``threshold`` (default: its own) with the verdicts among
     them, and, from ``MIN_VERDICTS`` verdicts on, the precision curve over the reviewed scores
-    with its bootstrap band (see the module's docstring)."""
+    with its bootstrap band (see the module's docstring). With ``selection``, only the windows
+    starting at its sites, dates and hours, and the verdicts on them."""
     model = project.model(version)
     cut = threshold_of(project, species) if threshold is None else float(threshold)
     given = reviews(project, version).get(species, [])
+    if selection is not None:
+        given = _reviews_in(project, selection, given)
     judged = [r for r in given if r.counts]
     uncertain = [r for r in given if not r.counts]
     reviewed_scores = np.array([r.score for r in judged], dtype=np.float64)
     reviewed_correct = np.array([r.correct for r in judged], dtype=bool)
     lowest = min(cut, float(reviewed_scores.min())) if len(reviewed_scores) else cut
-    found = _windows(project, model, species, lowest, allowed)
+    found = _windows(project, model, species, lowest, allowed, selection)
     above = found.scores >= cut - _TOLERANCE
     detected = {
         (int(r), round(model.window_start(int(w)), 3))

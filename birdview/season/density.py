@@ -160,16 +160,17 @@ def detections_in(
     if species not in model.classes:
         raise ProjectError(f"model {model.label} does not predict {species}")
     cut = species_cuts(project, [species], threshold)[species]
-    column = model.classes.index(species)
+    target = np.full(len(model.classes), -1, dtype=np.int64)
+    target[model.classes.index(species)] = 0
+    lowest = np.array([cut - _TOLERANCE], dtype=np.float32)
     recording_ids, starts, scores = [], [], []
-    for recording in scope.recordings:
-        for first, block in project.prediction_blocks(version, recording.id, [column], cut - _TOLERANCE):
-            rows = np.flatnonzero(block[:, 0] >= cut - _TOLERANCE)
-            offsets = (first + rows) * model.hop_s
-            kept = scope.selection.mask(recording, offsets)
-            recording_ids.append(np.full(int(kept.sum()), recording.id, dtype=np.int64))
-            starts.append(offsets[kept])
-            scores.append(block[rows[kept], 0].astype(np.float64))
+    found = project.prediction_entries_of(version, [r.id for r in scope.recordings], target, lowest)
+    for recording, (_, window, _, score) in zip(scope.recordings, found, strict=True):
+        offsets = window * model.hop_s
+        kept = scope.selection.mask(recording, offsets)
+        recording_ids.append(np.full(int(kept.sum()), recording.id, dtype=np.int64))
+        starts.append(offsets[kept])
+        scores.append(score[kept].astype(np.float64))
     if not scores:
         return Detections(species, cut, np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
     return Detections(species, cut, np.concatenate(recording_ids), np.concatenate(starts), np.concatenate(scores))

@@ -183,8 +183,8 @@ def detections(
     rejected = _rejected_windows(project, version, codes, model.hop_s)
     sites = scope.sites
     index = {name: i for i, name in enumerate(sites)}
-    for recording in scope.recordings:
-        window, column = project.prediction_hits(version, recording.id, target, lowest)
+    found = project.prediction_entries_of(version, [r.id for r in scope.recordings], target, lowest)
+    for recording, (_, window, column, _) in zip(scope.recordings, found, strict=True):
         if not len(window):
             continue
         offsets = window * model.hop_s

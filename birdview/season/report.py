@@ -56,6 +56,8 @@ class SpeciesReport:
     sites: pd.DataFrame
     summary: SpeciesSummary
     density: Density
+    #: Where the verdicts of ``summary`` and ``density`` lie: the filter in words (None: everywhere).
+    verdicts_in: str | None = None
 
     @property
     def detections(self) -> int:
@@ -131,8 +133,9 @@ def species_report(
         by_date,
         by_hour,
         _site_table(by_date, site_precision(chosen, judged)),
-        summarise(project, version, species, found.threshold),
+        summarise(project, version, species, found.threshold, selection=None if selection.everything else selection),
         density,
+        None if selection.everything else selection.describe(),
     )
 
 
@@ -317,11 +320,12 @@ def html_table(rows: list[dict], columns: list[tuple[str, str, int]], css_class:
     return f"<table{marked}><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def _validated(summary: SpeciesSummary) -> str:
-    """The precision the logistic fit of the verdicts gives at the threshold, in words."""
+def _validated(summary: SpeciesSummary, verdicts_in: str | None = None) -> str:
+    """The precision the logistic fit of the verdicts (on windows in ``verdicts_in``, the filter in
+    words) gives at the threshold, in words."""
     counts = (
         f"{summary.verdicts_confirmed} confirmed and {summary.verdicts_rejected} rejected verdicts on the model's "
-        f"detections of {summary.species} (whole project, any score)"
+        f"detections of {summary.species} ({_where(verdicts_in)}, any score)"
     )
     if summary.precision is None:
         return f"{counts}: no precision yet, {summary.needs}."
@@ -338,6 +342,10 @@ def _validated(summary: SpeciesSummary) -> str:
         f"({round(BAND * 100)} % band {low:.3f}–{high:.3f}; logistic fit of the verdicts on the score). "
         + summary.threshold_message(0.9)
     )
+
+
+def _where(verdicts_in: str | None) -> str:
+    return "whole project" if verdicts_in is None else f"only those in {verdicts_in}"
 
 
 def _density_table(density: Density) -> str:
@@ -394,13 +402,13 @@ def _species_section(report: SpeciesReport) -> list[str]:
         heat_map(report),
         diel_plot(report),
         "<h3>Validated precision</h3>",
-        f"<p>{html.escape(_validated(report.summary))}</p>",
+        f"<p>{html.escape(_validated(report.summary, report.verdicts_in))}</p>",
     ]
     if report.summary.precision is not None:
         parts.append(precision_plot(report.summary))
     parts += [
         "<h3>Call density</h3>",
-        f'<p class="density">{html.escape(density.describe())}.</p>',
+        f'<p class="density">{html.escape(density.describe())} (verdicts: {_where(report.verdicts_in)}).</p>',
         DENSITY_NOTE if density.estimated else "",
         _density_table(density),
         "<h3>By site</h3>",

@@ -86,17 +86,85 @@ def hits(
     ``target`` maps each model column to a counted class (-1: not counted). Sparse blocks are
     read as their entries, never made dense (6,522 BirdNET classes cost only the kept scores);
     below :data:`SPARSE_FLOOR` their left-out zeros count too, so they are expanded."""
+    rows, code, _ = entries(encoding, blob, windows, target, lowest)
+    return rows, code
+
+
+def entries(
+    encoding: str, blob: bytes, windows: int, target: np.ndarray, lowest: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`hits` with the scores (float32): (row, counted class, score), by row, then column."""
     wanted = np.flatnonzero(target >= 0)
     if encoding == SPARSE and lowest.min() >= SPARSE_FLOOR:
         rows, cols, values = _sparse_parts(blob)
         code = target[cols]
         keep = code >= 0
         keep[keep] = values[keep].astype(np.float32) >= lowest[code[keep]]
-        return rows[keep].astype(np.int64), code[keep]
+        return rows[keep].astype(np.int64), code[keep], values[keep].astype(np.float32)
     every = len(wanted) == len(target)
     block = decode(encoding, blob, windows, len(target), None if every else wanted)
     rows, cols = np.nonzero(block >= lowest[target[wanted]])
-    return rows.astype(np.int64), target[wanted[cols]]
+    return rows.astype(np.int64), target[wanted[cols]], block[rows, cols]
+
+
+def entries_run(
+    blocks: Sequence[tuple[int, str, bytes, int]], target: np.ndarray, lowest: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`entries` of many blocks (first window, encoding, bytes, windows) at once: (block's
+    index in ``blocks``, window, counted class, score), in the blocks' order, then by window and
+    counted class. The sparse blocks are read together as one buffer: a season's thousands of
+    blocks cost a few array operations."""
+    parts: list[tuple[np.ndarray, ...]] = []
+    joined = lowest.min() >= SPARSE_FLOOR
+    sparse = [k for k, (_, encoding, _, _) in enumerate(blocks) if joined and encoding == SPARSE]
+    if sparse:
+        parts.append(_sparse_run([blocks[k] for k in sparse], np.array(sparse, dtype=np.int64), target, lowest))
+    for k, (first, encoding, blob, windows) in enumerate(blocks):
+        if not (joined and encoding == SPARSE):
+            rows, code, scores = entries(encoding, blob, windows, target, lowest)
+            parts.append((np.full(len(rows), k, dtype=np.int64), first + rows, code, scores))
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    block, window, code, scores = (np.concatenate(p) for p in zip(*parts, strict=True))
+    if len(parts) > 1 or np.count_nonzero(target >= 0) > 1:
+        order = np.lexsort((code, window, block))
+        block, window, code, scores = block[order], window[order], code[order], scores[order]
+    return block, window, code, scores
+
+
+def _sparse_run(
+    blocks: Sequence[tuple[int, str, bytes, int]], index: np.ndarray, target: np.ndarray, lowest: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`entries_run` of sparse blocks (``index``: their places in the run), for scores at or
+    above the floor. Each block is [count uint32][rows uint16 x count][columns][float16 scores]:
+    the blocks joined are one uint16 array in which the scores that can reach ``lowest`` are found
+    at once (a non-negative float16's bits grow with it); each one's column and row lie ``count``
+    and twice that places before it."""
+    counts = np.array([(len(blob) - 4) // _ENTRY_BYTES for _, _, blob, _ in blocks], dtype=np.int64)
+    first_score = np.cumsum(np.r_[0, 2 + 3 * counts[:-1]]) + 2 + 2 * counts
+    values = np.frombuffer(b"".join(blob for _, _, blob, _ in blocks), dtype=np.uint16)
+    found = np.flatnonzero(values >= _lowest_bits(float(lowest.min())))
+    block = np.searchsorted(first_score, found, side="right") - 1
+    inside = block >= 0
+    inside[inside] = found[inside] < first_score[block[inside]] + counts[block[inside]]
+    found, block = found[inside], block[inside]
+    count = counts[block]
+    code = target[values[found - count]]
+    counted = code >= 0
+    found, block, count, code = found[counted], block[counted], count[counted], code[counted]
+    scores = values[found].view(np.float16).astype(np.float32)
+    keep = scores >= lowest[code]
+    found, block, count = found[keep], block[keep], count[keep]
+    firsts = np.array([first for first, _, _, _ in blocks], dtype=np.int64)
+    return index[block], firsts[block] + values[found - 2 * count], code[keep], scores[keep]
+
+
+def _lowest_bits(score: float) -> int:
+    """The bits of the lowest float16 that is at least ``score`` (as float32): every non-negative
+    float16 at or above it has at least these bits."""
+    nearest = np.array([max(score, 0.0)], dtype=np.float32).astype(np.float16)
+    bits = int(nearest.view(np.uint16)[0])
+    return bits + 1 if nearest.astype(np.float32)[0] < np.float32(score) else bits
 
 
 def decode_run(blocks: Sequence[tuple[str, bytes, int]], classes: int, columns: Sequence[int]) -> np.ndarray:
@@ -205,6 +273,37 @@ def merge_maxima(first: bytes | None, second: bytes | None) -> bytes | None:
     merged["column"] = entries["column"][starts]
     merged["score"] = np.fmax.reduceat(entries["score"], starts)
     return merged.tobytes()
+
+
+# -- each block's peaks: its scores from PEAK_FLOOR up, read instead of the block -------------------
+
+#: A block's scores of at least this are also kept beside it, as a sparse block of the same windows
+#: (its peaks, a few per cent of it): a query for scores at or above this reads them instead.
+PEAK_FLOOR = 0.25
+
+
+def block_peaks(scores: np.ndarray) -> bytes | None:
+    """A block's scores of at least :data:`PEAK_FLOOR`, in the sparse encoding; None for blocks a
+    sparse encoding cannot hold (more than 65,535 windows or classes)."""
+    scores = np.asarray(scores, dtype=np.float16)
+    if scores.shape[0] > 65535 or scores.shape[1] > 65535:
+        return None
+    rows, columns = np.nonzero(scores.astype(np.float32) >= np.float32(PEAK_FLOOR))
+    return _sparse_bytes(rows, columns, scores[rows, columns])
+
+
+def stored_peaks(encoding: str, blob: bytes, windows: int, classes: int) -> bytes | None:
+    """:func:`block_peaks` of a stored block, read from its bytes."""
+    if encoding == DENSE:
+        return block_peaks(np.frombuffer(blob, dtype=np.float16).reshape(windows, classes))
+    rows, columns, values = _sparse_parts(blob)
+    keep = values.astype(np.float32) >= np.float32(PEAK_FLOOR)
+    return _sparse_bytes(rows[keep], columns[keep], values[keep])
+
+
+def _sparse_bytes(rows: np.ndarray, columns: np.ndarray, values: np.ndarray) -> bytes:
+    header = np.array([len(rows)], dtype=np.uint32).tobytes()
+    return header + rows.astype(np.uint16).tobytes() + columns.astype(np.uint16).tobytes() + values.tobytes()
 
 
 def reaching(maxima: Sequence[bytes | None], columns: Sequence[int] | None, min_score: float) -> np.ndarray:

@@ -105,6 +105,10 @@ class ModelRow:
 PREDICTION_CHUNK = predictions.BLOCK_WINDOWS  # windows per stored block: an hour of 5 s windows
 #: Scores that Project.prediction_blocks reads and hands over in one array, at most.
 RUN_VALUES = 1 << 20
+#: Recordings whose blocks Project.prediction_entries_of reads and searches together.
+ENTRY_BATCH = 16
+#: Blocks whose peaks Project.prediction_entries_of reads and searches together.
+PEAK_ROWS = 2000
 
 
 @dataclass
@@ -862,9 +866,12 @@ class Project:
                 block = scores[offset : offset + PREDICTION_CHUNK]
                 encoding, blob = predictions.encode(block)
                 key = (version, recording_id, first_window + offset)
-                self._write_block(key, len(block), blob, encoding, predictions.block_maxima(block))
+                maxima, peaks = predictions.block_maxima(block), predictions.block_peaks(block)
+                self._write_block(key, len(block), blob, encoding, maxima, peaks)
 
-    def _write_block(self, key: tuple[int, int, int], windows: int, blob: bytes, encoding: str, maxima) -> None:
+    def _write_block(
+        self, key: tuple[int, int, int], windows: int, blob: bytes, encoding: str, maxima, peaks: bytes | None
+    ) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO predictions(model_version, recording_id, first_window, windows, scores, "
             "encoding) VALUES (?, ?, ?, ?, ?, ?)",
@@ -875,6 +882,16 @@ class Project:
             "VALUES (?, ?, ?, ?)",
             (*key, maxima),
         )
+        if peaks is None:
+            self.db.execute(
+                "DELETE FROM prediction_peaks WHERE model_version = ? AND recording_id = ? AND first_window = ?", key
+            )
+        else:
+            self.db.execute(
+                "INSERT OR REPLACE INTO prediction_peaks(model_version, recording_id, first_window, peaks) "
+                "VALUES (?, ?, ?, ?)",
+                (*key, peaks),
+            )
 
     def _append_to_last_block(
         self, version: int, recording_id: int, classes: int, scores: np.ndarray, first_window: int
@@ -897,14 +914,21 @@ class Project:
         if merged is None:
             return 0
         found = self.db.execute(
-            "SELECT maxima FROM prediction_maxima WHERE model_version = ? AND recording_id = ? AND first_window = ?",
+            "SELECT m.maxima, k.peaks FROM prediction_maxima AS m LEFT JOIN prediction_peaks AS k "
+            "USING (model_version, recording_id, first_window) WHERE m.model_version = ? AND m.recording_id = ? "
+            "AND m.first_window = ?",
             (version, recording_id, first),
         ).fetchone()
         if found is None:
             maxima = predictions.stored_maxima(merged[0], merged[1], windows + len(taken), classes)
         else:
             maxima = predictions.merge_maxima(found[0], predictions.block_maxima(taken))
-        self._write_block((version, recording_id, first), windows + len(taken), merged[1], merged[0], maxima)
+        added = predictions.block_peaks(taken)
+        if found is None or found[1] is None or added is None or windows + len(taken) > 65535:
+            peaks = predictions.stored_peaks(merged[0], merged[1], windows + len(taken), classes)
+        else:
+            peaks = predictions.join(predictions.SPARSE, found[1], windows, added)
+        self._write_block((version, recording_id, first), windows + len(taken), merged[1], merged[0], maxima, peaks)
         return len(taken)
 
     def embeddings(self, version: int, recording_id: int) -> np.ndarray:
@@ -993,10 +1017,11 @@ class Project:
             yield start, predictions.decode_run(run, n_classes, columns)
 
     def _blocks_reaching(
-        self, version: int, recording_id: int, columns: Sequence[int] | None, min_score: float
+        self, version: int, recording_id: int, columns: Sequence[int] | None, min_score: float, peaks: bool = False
     ) -> list[tuple[int, int, bytes, str]]:
         """The stored blocks (first window, windows, scores, encoding) of a recording in which one of
-        ``columns`` may score at least ``min_score``, by their maxima: only those blocks are read."""
+        ``columns`` may score at least ``min_score``, by their maxima: only those blocks are read;
+        with ``peaks``, their peaks where kept (see :meth:`_scores_sql`)."""
         index = self.db.execute(
             "SELECT p.first_window, m.maxima FROM predictions AS p "
             "LEFT JOIN prediction_maxima AS m USING (model_version, recording_id, first_window) "
@@ -1004,33 +1029,53 @@ class Project:
             (version, recording_id),
         ).fetchall()
         reach = predictions.reaching([maxima for _, maxima in index], columns, min_score)
+        select = (
+            f"SELECT p.first_window, p.windows, {self._scores_sql(peaks)} "
+            "WHERE p.model_version = ? AND p.recording_id = ?"
+        )
         if reach.all():
-            return self.db.execute(
-                "SELECT first_window, windows, scores, encoding FROM predictions WHERE model_version = ? "
-                "AND recording_id = ? ORDER BY first_window",
-                (version, recording_id),
-            ).fetchall()
+            return self.db.execute(f"{select} ORDER BY p.first_window", (version, recording_id)).fetchall()
         wanted = [first for (first, _), chosen in zip(index, reach, strict=True) if chosen]
         rows: list[tuple[int, int, bytes, str]] = []
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             rows += self.db.execute(
-                "SELECT first_window, windows, scores, encoding FROM predictions WHERE model_version = ? "
-                f"AND recording_id = ? AND first_window IN ({', '.join('?' for _ in chunk)}) ORDER BY first_window",
+                f"{select} AND p.first_window IN ({', '.join('?' for _ in chunk)}) ORDER BY p.first_window",
                 (version, recording_id, *chunk),
             ).fetchall()
         return rows
+
+    @staticmethod
+    def _scores_sql(peaks: bool) -> str:
+        """A block's scores and encoding, and ``FROM predictions AS p``; with ``peaks``, its peaks
+        instead where they are kept: a sparse block of its scores from ``predictions.PEAK_FLOOR``
+        up, the same windows."""
+        if not peaks:
+            return "p.scores, p.encoding FROM predictions AS p"
+        return (
+            "coalesce(k.peaks, p.scores), CASE WHEN k.peaks IS NULL THEN p.encoding ELSE 'sparse' END "
+            "FROM predictions AS p LEFT JOIN prediction_peaks AS k USING (model_version, recording_id, first_window)"
+        )
 
     def prediction_hits(
         self, version: int, recording_id: int, target: np.ndarray, lowest: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """(window, counted class) of a recording's scores at or above each counted class's
-        ``lowest`` (``target``: the counted class of each model column, -1 for none), reading only
-        the blocks whose maxima can reach them (:func:`birdview.store.predictions.hits`)."""
+        ``lowest``: :meth:`prediction_entries` without the scores."""
+        window, code, _ = self.prediction_entries(version, recording_id, target, lowest)
+        return window, code
+
+    def prediction_entries(
+        self, version: int, recording_id: int, target: np.ndarray, lowest: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(window, counted class, score) of a recording's scores at or above each counted class's
+        ``lowest`` (``target``: the counted class of each model column, -1 for none), by window, then
+        counted class, reading only the blocks whose maxima can reach them
+        (:func:`birdview.store.predictions.entries_run`)."""
         target, lowest = np.asarray(target, dtype=np.int64), np.asarray(lowest, dtype=np.float32)
         columns = np.flatnonzero(target >= 0).tolist()
         if not columns:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         cut = float(lowest.min())
         if cut < predictions.SPARSE_FLOOR:
             rows = self.db.execute(
@@ -1039,15 +1084,119 @@ class Project:
                 (version, recording_id),
             ).fetchall()
         else:
-            rows = self._blocks_reaching(version, recording_id, columns, cut)
-        windows, which = [], []
-        for first, count, blob, encoding in rows:
-            found, code = predictions.hits(encoding, blob, count, target, lowest)
-            windows.append(first + found)
-            which.append(code)
-        if not windows:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        return np.concatenate(windows), np.concatenate(which)
+            rows = self._blocks_reaching(version, recording_id, columns, cut, _peaks_hold(cut))
+        blocks = [(first, encoding, blob, windows) for first, windows, blob, encoding in rows]
+        _, window, code, score = predictions.entries_run(blocks, target, lowest)
+        return window, code, score
+
+    def prediction_entries_of(
+        self, version: int, recording_ids: Sequence[int], target: np.ndarray, lowest: np.ndarray
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """(recording id, window, counted class, score): :meth:`prediction_entries` of each recording
+        in turn, for many at once. From ``predictions.PEAK_FLOOR`` up, one pass over the blocks'
+        maxima and peaks (:meth:`_entries_from_peaks`); otherwise the maxima of the model's blocks
+        read in one query, and the blocks that can reach the scores a batch of recordings at a time."""
+        target, lowest = np.asarray(target, dtype=np.int64), np.asarray(lowest, dtype=np.float32)
+        columns = np.flatnonzero(target >= 0).tolist()
+        ids = list(recording_ids)
+        if len(ids) < ENTRY_BATCH or not columns or float(lowest.min()) < predictions.SPARSE_FLOOR:
+            for recording_id in ids:
+                yield recording_id, *self.prediction_entries(version, recording_id, target, lowest)
+            return
+        peaks = _peaks_hold(float(lowest.min()))
+        found = self._entries_from_peaks(version, ids, columns, target, lowest) if peaks else None
+        if found is not None:
+            empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            for recording_id in ids:
+                yield recording_id, *found.get(recording_id, empty)
+            return
+        reached = self._reached_blocks(version, columns, float(lowest.min()))
+        for start in range(0, len(ids), ENTRY_BATCH):
+            batch = ids[start : start + ENTRY_BATCH]
+            rows = self._blocks_by_rowid([rowid for rid in batch for rowid in reached.get(rid, ())], peaks)
+            place = {rid: n for n, rid in enumerate(batch)}
+            rows.sort(key=lambda row: (place[row[0]], row[1]))
+            blocks = [(first, encoding, blob, windows) for _, first, windows, blob, encoding in rows]
+            block, window, code, score = predictions.entries_run(blocks, target, lowest)
+            owner = np.array([place[row[0]] for row in rows], dtype=np.int64)[block]
+            bounds = np.searchsorted(owner, np.arange(len(batch) + 1))
+            for n, rid in enumerate(batch):
+                part = slice(bounds[n], bounds[n + 1])
+                yield rid, window[part], code[part], score[part]
+
+    def _entries_from_peaks(
+        self, version: int, ids: Sequence[int], columns: Sequence[int], target: np.ndarray, lowest: np.ndarray
+    ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+        """:meth:`prediction_entries_of` for scores of at least ``predictions.PEAK_FLOOR``, by recording,
+        read from the blocks' maxima and peaks alone (a few per cent of the blocks); None where some
+        block has no row of maxima (stored otherwise than by this store)."""
+        wanted = set(ids)
+        parts: dict[int, list[tuple[np.ndarray, ...]]] = {}
+        seen = 0
+        cursor = self.db.execute(
+            "SELECT m.recording_id, m.first_window, m.maxima, k.peaks FROM prediction_maxima AS m "
+            "LEFT JOIN prediction_peaks AS k USING (model_version, recording_id, first_window) "
+            "WHERE m.model_version = ? ORDER BY m.recording_id, m.first_window",
+            (version,),
+        )
+        while rows := cursor.fetchmany(PEAK_ROWS):
+            seen += len(rows)
+            rows = [row for row in rows if row[0] in wanted]
+            reach = predictions.reaching([maxima for _, _, maxima, _ in rows], columns, float(lowest.min()))
+            chosen = [row for row, reached in zip(rows, reach.tolist(), strict=True) if reached]
+            blocks = [self._peaks_or_block(version, *row) for row in chosen]
+            block, window, code, score = predictions.entries_run(blocks, target, lowest)
+            owner = np.array([recording_id for recording_id, *_ in chosen], dtype=np.int64)[block]
+            for recording_id in np.unique(owner).tolist():
+                mine = owner == recording_id
+                parts.setdefault(recording_id, []).append((window[mine], code[mine], score[mine]))
+        (blocks,) = self.db.execute("SELECT count(*) FROM predictions WHERE model_version = ?", (version,)).fetchone()
+        if seen != blocks:
+            return None
+        return {rid: tuple(np.concatenate(p) for p in zip(*found, strict=True)) for rid, found in parts.items()}
+
+    def _peaks_or_block(
+        self, version: int, recording_id: int, first: int, _maxima: bytes | None, peaks: bytes | None
+    ) -> tuple[int, str, bytes, int]:
+        """A block as :func:`birdview.store.predictions.entries_run` takes it: its peaks (a sparse block,
+        read only at or above the floor, so its windows are not needed), else its scores."""
+        if peaks is not None:
+            return first, predictions.SPARSE, peaks, 0
+        windows, blob, encoding = self.db.execute(
+            "SELECT windows, scores, encoding FROM predictions WHERE model_version = ? AND recording_id = ? "
+            "AND first_window = ?",
+            (version, recording_id, first),
+        ).fetchone()
+        return first, encoding, blob, windows
+
+    def _reached_blocks(self, version: int, columns: Sequence[int], min_score: float) -> dict[int, list[int]]:
+        """The rowids of the model's blocks, by recording, in which one of ``columns`` may score at
+        least ``min_score``, by their maxima."""
+        index = self.db.execute(
+            "SELECT p.rowid, p.recording_id, m.maxima FROM predictions AS p "
+            "LEFT JOIN prediction_maxima AS m USING (model_version, recording_id, first_window) "
+            "WHERE p.model_version = ?",
+            (version,),
+        ).fetchall()
+        reach = predictions.reaching([maxima for _, _, maxima in index], columns, min_score)
+        found: dict[int, list[int]] = {}
+        for (rowid, recording_id, _), chosen in zip(index, reach.tolist(), strict=True):
+            if chosen:
+                found.setdefault(recording_id, []).append(rowid)
+        return found
+
+    def _blocks_by_rowid(self, rowids: Sequence[int], peaks: bool = False) -> list[tuple[int, int, int, bytes, str]]:
+        """(recording id, first window, windows, scores, encoding) of these blocks, in no order;
+        with ``peaks``, their peaks where kept (see :meth:`_scores_sql`)."""
+        rows: list[tuple[int, int, int, bytes, str]] = []
+        for start in range(0, len(rowids), 500):
+            chunk = rowids[start : start + 500]
+            rows += self.db.execute(
+                f"SELECT p.recording_id, p.first_window, p.windows, {self._scores_sql(peaks)} "
+                f"WHERE p.rowid IN ({', '.join('?' for _ in chunk)})",
+                chunk,
+            ).fetchall()
+        return rows
 
     def prediction_peaks(
         self, version: int, recording_id: int, start_s: float | None = None, end_s: float | None = None
@@ -1128,6 +1277,11 @@ class _Transaction:
         if isinstance(error, sqlite3.DatabaseError):
             # e.g. a full disk: the edit is refused whole and everything saved before stays.
             raise self.project._database_error(error, writing=True) from None
+
+
+def _peaks_hold(min_score: float) -> bool:
+    """Whether a block's peaks hold every score of at least ``min_score`` (a float32 cut)."""
+    return bool(np.float32(min_score) >= np.float32(predictions.PEAK_FLOOR))
 
 
 def _connect(path: Path) -> sqlite3.Connection:

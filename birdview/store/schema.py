@@ -113,6 +113,53 @@ def _prediction_maxima(connection: sqlite3.Connection) -> None:
         )
 
 
+_PEAKS_TABLE = """
+CREATE TABLE prediction_peaks (
+    model_version INTEGER NOT NULL,
+    recording_id INTEGER NOT NULL,
+    first_window INTEGER NOT NULL,
+    peaks BLOB NOT NULL,
+    PRIMARY KEY (model_version, recording_id, first_window),
+    FOREIGN KEY (model_version, recording_id, first_window)
+        REFERENCES predictions(model_version, recording_id, first_window) ON DELETE CASCADE
+)
+"""
+
+
+def _prediction_peaks(connection: sqlite3.Connection) -> None:
+    """8: each stored block's scores of at least ``predictions.PEAK_FLOOR`` (its peaks, in the
+    sparse encoding) in a table of their own, which a query for scores at or above that reads
+    instead of the whole block. A table with rowids: its rows of a kB or so share pages (in a table
+    without, rows over a quarter of a page spill into pages of their own). Every block's peaks are
+    computed from its stored scores."""
+    connection.execute(_PEAKS_TABLE)
+    classes = {
+        version: len(json.loads(names)) for version, names in connection.execute("SELECT version, classes FROM models")
+    }
+    rowids = [
+        rowid
+        for (rowid,) in connection.execute(
+            "SELECT rowid FROM predictions ORDER BY model_version, recording_id, first_window"
+        )
+    ]
+    for start in range(0, len(rowids), 500):
+        chunk = rowids[start : start + 500]
+        batch = connection.execute(
+            "SELECT model_version, recording_id, first_window, windows, scores, encoding FROM predictions "
+            f"WHERE rowid IN ({', '.join('?' for _ in chunk)}) ORDER BY model_version, recording_id, first_window",
+            chunk,
+        ).fetchall()
+        found = [
+            (version, recording, first, predictions.stored_peaks(encoding, blob, windows, classes[version]))
+            for version, recording, first, windows, blob, encoding in batch
+            if version in classes
+        ]
+        connection.executemany(
+            "INSERT INTO prediction_peaks(model_version, recording_id, first_window, peaks) VALUES (?, ?, ?, ?)",
+            [row for row in found if row[3] is not None],
+        )
+
+
 #: Each step is SQL statements, or a function run on the connection, inside one transaction.
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 1: the first schema
@@ -218,6 +265,8 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 7: the highest score of each class in each block of predictions, to skip blocks in queries;
     # consecutive blocks of up to an hour joined
     _prediction_maxima,
+    # 8: each block's scores from predictions.PEAK_FLOOR up (its peaks), read instead of it
+    _prediction_peaks,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

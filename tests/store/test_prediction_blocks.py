@@ -64,7 +64,8 @@ def scored(tmp_path: Path) -> tuple[Project, int, dict[int, np.ndarray]]:
 
 
 def _reading_every_block(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Project.prediction_blocks as it read before blocks had maxima: every block, one at a time."""
+    """Project.prediction_blocks as it read before blocks had maxima: every block, one at a time;
+    and Project.prediction_entries(_of) as the scores of those blocks at or above the cuts."""
     original = Project.prediction_blocks
 
     def every(self, version, recording_id, columns=None, min_score=None):
@@ -76,8 +77,26 @@ def _reading_every_block(monkeypatch: pytest.MonkeyPatch) -> None:
         ).fetchall():
             yield first, predictions.decode(encoding, blob, windows, n_classes, columns)
 
+    def entries(self, version, recording_id, target, lowest):
+        target, lowest = np.asarray(target), np.asarray(lowest, dtype=np.float32)
+        wanted = np.flatnonzero(target >= 0)
+        found = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+        for first, block in every(self, version, recording_id, wanted.tolist()):
+            rows, cols = np.nonzero(block >= lowest[target[wanted]])
+            for part, values in zip(found, (first + rows, target[wanted[cols]], block[rows, cols]), strict=True):
+                part.append(values)
+        window, code, score = (np.concatenate(part) for part in found)
+        order = np.lexsort((code, window))
+        return window[order], code[order], score[order]
+
+    def entries_of(self, version, recording_ids, target, lowest):
+        for recording_id in recording_ids:
+            yield recording_id, *entries(self, version, recording_id, target, lowest)
+
     assert original is not every
     monkeypatch.setattr(Project, "prediction_blocks", every)
+    monkeypatch.setattr(Project, "prediction_entries", entries)
+    monkeypatch.setattr(Project, "prediction_entries_of", entries_of)
 
 
 def _expected(scores: np.ndarray) -> np.ndarray:
@@ -125,17 +144,24 @@ def test_a_chunk_is_not_joined_where_that_would_change_what_reads_back(tmp_path:
 def test_each_block_keeps_its_maxima_and_they_go_with_it(scored) -> None:
     project, version, _ = scored
     rows = project.db.execute(
-        "SELECT p.windows, p.scores, p.encoding, m.maxima FROM predictions AS p "
-        "JOIN prediction_maxima AS m USING (model_version, recording_id, first_window)"
+        "SELECT p.windows, p.scores, p.encoding, m.maxima, k.peaks FROM predictions AS p "
+        "JOIN prediction_maxima AS m USING (model_version, recording_id, first_window) "
+        "JOIN prediction_peaks AS k USING (model_version, recording_id, first_window)"
     ).fetchall()
     assert len(rows) == project.db.execute("SELECT count(*) FROM predictions").fetchone()[0] == 9
-    for windows, blob, encoding, maxima in rows:
+    for windows, blob, encoding, maxima, peaks in rows:
         assert maxima == predictions.stored_maxima(encoding, blob, windows, len(CLASSES))
+        # The peaks: the block's scores from PEAK_FLOOR up, as a sparse block of its windows.
+        assert peaks == predictions.stored_peaks(encoding, blob, windows, len(CLASSES))
+        block = predictions.decode(encoding, blob, windows, len(CLASSES))
+        high = np.where(block >= np.float32(predictions.PEAK_FLOOR), block, 0)
+        np.testing.assert_array_equal(predictions.decode(predictions.SPARSE, peaks, windows, len(CLASSES)), high)
         entries = np.frombuffer(maxima, dtype=predictions.MAXIMUM)
         block = predictions.decode(encoding, blob, windows, len(CLASSES))
         np.testing.assert_array_equal(entries["score"].astype(np.float32), block.max(axis=0)[entries["column"]])
     project.discard_predictions(version)
     assert project.db.execute("SELECT count(*) FROM prediction_maxima").fetchone()[0] == 0
+    assert project.db.execute("SELECT count(*) FROM prediction_peaks").fetchone()[0] == 0
 
 
 @pytest.mark.parametrize("threshold", [0.005, 0.01, 0.3, 0.5, 0.9, 0.999])
@@ -200,6 +226,125 @@ def test_blocks_without_a_species_are_not_read(tmp_path: Path, monkeypatch) -> N
     read.clear()
     assert sum(len(b) for _, b in project.prediction_blocks(version, rid, [20], 0.005)) == 2000  # below the floor
     project.close()
+
+
+# -- many recordings' scores at once: the blocks read together, the same as block by block ----------
+
+
+@pytest.fixture
+def season(tmp_path: Path) -> tuple[Project, int]:
+    """20 recordings (more than a batch of prediction_entries_of), two sites on alternate days,
+    stored 48 windows at a time; some have a dense block (scores a sparse one would drop)."""
+    project = Project.create(tmp_path / "project", species=CLASSES)
+    version = project.register_model("/m.ckpt", CLASSES, activate=True).version
+    ids = _add_recordings(project, tmp_path / "audio", 20, 1500 * 5.0)
+    for n, rid in enumerate(ids):
+        scores = _season_scores(1500, seed=10 + n)
+        if n % 3 == 0:
+            scores[720:768] = np.random.default_rng(n).uniform(0.0, 0.9, size=(48, len(CLASSES)))
+        for first in range(0, 1500, CHUNK):
+            project.store_predictions(version, rid, scores[first : first + CHUNK], first_window=first)
+    encodings = {e for (e,) in project.db.execute("SELECT encoding FROM predictions")}
+    assert encodings == {predictions.DENSE, predictions.SPARSE}
+    yield project, version
+    project.close()
+
+
+def _targets() -> dict[str, np.ndarray]:
+    one = np.full(len(CLASSES), -1)
+    one[3] = 0
+    several = np.full(len(CLASSES), -1)
+    several[[7, 1, 30]] = [0, 2, 1]  # counted classes out of the columns' order
+    return {"one": one, "several": several, "all": np.arange(len(CLASSES))[::-1].copy()}
+
+
+@pytest.mark.parametrize("threshold", [0.005, 0.01, 0.2, 0.5, 0.9])
+def test_many_recordings_at_once_find_what_each_block_holds(season, monkeypatch, threshold) -> None:
+    project, version = season
+    ids = [r.id for r in project.recordings()][::-1]
+    found = {}
+    for name, target in _targets().items():
+        counted = int((target >= 0).sum())
+        lowest = threshold + np.linspace(0.0, 0.1, counted, dtype=np.float32)  # a cut per counted class
+        found[name] = [
+            [rid, *(a.tolist() for a in parts)]
+            for rid, *parts in project.prediction_entries_of(version, ids, target, lowest)
+        ]
+        found[name + " each"] = [
+            [rid, *(a.tolist() for a in project.prediction_entries(version, rid, target, lowest))] for rid in ids
+        ]
+    _reading_every_block(monkeypatch)
+    for name, target in _targets().items():
+        counted = int((target >= 0).sum())
+        lowest = threshold + np.linspace(0.0, 0.1, counted, dtype=np.float32)
+        expected = [
+            [rid, *(a.tolist() for a in parts)]
+            for rid, *parts in project.prediction_entries_of(version, ids, target, lowest)
+        ]
+        assert found[name] == expected, name
+        assert found[name + " each"] == expected, name
+        assert sum(len(parts[1]) for parts in expected) > 0 or threshold >= 0.9
+
+
+def test_queries_over_many_recordings_are_the_same_as_block_by_block(season, monkeypatch) -> None:
+    from birdview.season.tables import detection_table
+    from birdview.store.selection import Selection
+
+    project, version = season
+    record_verdicts(project, candidates(project, version, "sp001", min_score=0.5)[:5], "confirm")
+    record_verdicts(project, candidates(project, version, "sp002", min_score=0.6)[:4], "reject")
+    dawn = Selection.parse(sites="S01", hours="01-02")
+
+    def asked() -> dict[str, object]:
+        return {
+            "informative": candidates(project, version, ["sp002", "sp001", "sp009"], order="most informative"),
+            "reviewed": candidates(project, version, ["sp001", "sp002"], show="reviewed", order="score"),
+            "range": candidates(project, version, None, min_score=0.3, max_score=0.6, show="all", order="time"),
+            "selection": candidates(project, version, "sp000", min_score=0.2, show="all", selection=dawn),
+            "allowed": candidates(project, version, None, show="all", allowed={1: {"sp000"}, 4: set()}),
+            "table": detection_table(project, version, by=("site", "date"), threshold=0.4).to_dict("records"),
+            "hours": detection_table(project, version, dawn, ("site", "hour"), ["sp000", "sp005"]).to_dict("records"),
+        }
+
+    found = asked()
+    _reading_every_block(monkeypatch)
+    expected = asked()
+    assert found == expected
+    assert all(expected[name] for name in expected)
+
+
+@pytest.mark.parametrize("wanted", [["sp001", "sp002", "sp003"], ["sp003", "sp001", "sp002"]])
+def test_the_queue_orders_are_the_candidates_sorted(tmp_path: Path, wanted: list[str]) -> None:
+    """Every order as order_candidates sorts the candidates found (recording by recording, window by
+    window, the species as asked): ties (one score for three species in a window; 0.4 and 0.6 as
+    far from 0.5) keep that order."""
+    from birdview.review.queue import order_candidates
+
+    project = Project.create(tmp_path / "project", species=CLASSES)
+    version = project.register_model("/m.ckpt", CLASSES, activate=True).version
+    for n, rid in enumerate(_add_recordings(project, tmp_path / "audio", 2, 40 * 5.0)):
+        scores = np.zeros((40, len(CLASSES)), dtype=np.float32)
+        scores[::3, 1:4] = 0.6 - 0.1 * n  # one score for three species
+        scores[1::3, [2, 3]] = 0.4
+        scores[2::5, 1] = 0.9
+        project.store_predictions(version, rid, scores)
+    asked = {"min_score": 0.3, "show": "all", "threshold": 0.5}
+    found = candidates(project, version, wanted, order="time", **asked)
+    place = {code: n for n, code in enumerate(wanted)}
+    generated = sorted(found, key=lambda c: (c.recording_id, c.start_s, place[c.species]))
+    for order in ("score", "uncertainty", "time"):
+        assert candidates(project, version, wanted, order=order, **asked) == order_candidates(
+            project, generated, order, 0.5
+        ), order
+    project.close()
+
+
+def test_the_lowest_bits_bound_every_float16_at_or_above_a_score() -> None:
+    every = np.arange(0x7C00, dtype=np.uint16)  # the finite non-negative float16s
+    scores = every.view(np.float16).astype(np.float32)
+    for score in [0.0, 0.01, 0.0099, 0.3, 0.4995, 0.5, 0.5004, 0.9, 0.999, 1.0, 1.0005]:
+        bits = predictions._lowest_bits(float(np.float32(score)))
+        np.testing.assert_array_equal(every >= bits, scores >= np.float32(score))
 
 
 # -- schema 7: a project stored a chunk at a time, before blocks had maxima --------------------------
@@ -287,6 +432,62 @@ def test_schema_7_joins_the_chunks_and_keeps_every_score_and_label(tmp_path: Pat
         ).fetchone() == (108,)
         _, tail = project.predictions(1, 1, start_s=1500 * 5.0)
         np.testing.assert_array_equal(tail, _expected(more))
+
+
+def test_schema_8_keeps_each_blocks_peaks_and_queries_read_them(season, tmp_path: Path, monkeypatch) -> None:
+    project, version = season
+    stored = project.db.execute("SELECT first_window, recording_id, peaks FROM prediction_peaks ORDER BY 1, 2")
+    stored = stored.fetchall()
+    assert len(stored) == project.db.execute("SELECT count(*) FROM predictions").fetchone()[0]
+    asked = {"min_score": 0.5, "show": "all", "order": "time"}
+    before = candidates(project, version, ["sp000", "sp004"], **asked)
+    # As schema 7 left a project: maxima, no peaks.
+    project.db.execute("DROP TABLE prediction_peaks")
+    project.db.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    project.close()
+    with Project.open(project.folder) as again:
+        assert again.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
+            SCHEMA_VERSION
+        )
+        migrated = again.db.execute("SELECT first_window, recording_id, peaks FROM prediction_peaks ORDER BY 1, 2")
+        assert migrated.fetchall() == stored
+        read = []
+        original = predictions.entries_run
+
+        def counted(blocks, target, lowest):
+            read.extend(len(blob) for _, _, blob, _ in blocks)
+            return original(blocks, target, lowest)
+
+        monkeypatch.setattr(predictions, "entries_run", counted)
+        assert candidates(again, version, ["sp000", "sp004"], **asked) == before
+        peaks_bytes = sum(len(peaks) for _, _, peaks in stored)
+        assert 0 < sum(read) <= peaks_bytes  # the peaks were read, not the blocks
+        read.clear()
+        candidates(again, version, ["sp000"], min_score=0.2, show="all")  # below the peaks' floor: the blocks
+        assert sum(read) > peaks_bytes
+
+
+def test_blocks_without_peaks_or_maxima_are_read_whole(season, monkeypatch) -> None:
+    """A block whose peaks are not kept (NULL) is read itself; a block without a row of maxima
+    (stored otherwise than by this store) sends the query back to the blocks."""
+    project, version = season
+    ids = [r.id for r in project.recordings()]
+    target = np.full(len(CLASSES), -1)
+    target[[0, 4]] = [0, 1]
+    lowest = np.array([0.5, 0.6], dtype=np.float32)
+
+    def found() -> list:
+        return [
+            [rid, *(a.tolist() for a in parts)]
+            for rid, *parts in project.prediction_entries_of(version, ids, target, lowest)
+        ]
+
+    project.db.execute("DELETE FROM prediction_peaks WHERE first_window = 720")
+    without_peaks = found()
+    project.db.execute("DELETE FROM prediction_maxima WHERE recording_id = ? AND first_window = 0", (ids[3],))
+    without_maxima = found()
+    _reading_every_block(monkeypatch)
+    assert without_peaks == without_maxima == found()
 
 
 def test_a_project_made_now_opens_with_its_maxima_table(tmp_path: Path) -> None:

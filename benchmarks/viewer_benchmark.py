@@ -7,7 +7,9 @@ For each length it generates (once) a 32 kHz mono FLAC of quiet noise with a chi
 37 s, then in a fresh process per measurement (so peak RSS is that measurement's own):
   birdview  open the file in the real main window (offscreen), time to the first complete
             spectrogram paint, scroll/zoom frame times on the GUI thread (p50/p95), time until
-            the whole-file overview is complete, peak RSS;
+            the whole-file overview is complete, peak RSS (and the highest RSS of each phase:
+            opening, the --steps steps, the rest of the overview, a second open; the tile caches'
+            size at the end), CPU time;
   naive     librosa.load of the whole file plus one STFT (the same FFT size and hop), time and
             peak RSS. Only run where it fits in memory; otherwise its need is computed and shown.
 Prints a table and the ratios. Each measurement keeps its caches in a fresh folder
@@ -29,6 +31,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -66,6 +69,40 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class RssSampler(threading.Thread):
+    """Samples this process's resident memory every 20 ms and keeps the highest value of each
+    phase (opening, scrolling, the overview...), so a peak can be put down to what ran then."""
+
+    def __init__(self) -> None:
+        super().__init__(name="rss-sampler", daemon=True)
+        self.phase = "start"
+        self.peaks: dict[str, float] = {}
+        self._halt = threading.Event()
+        self._page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def mark(self, phase: str) -> None:
+        self._sample()
+        self.phase = phase
+        self._sample()
+
+    def _sample(self) -> None:
+        try:
+            with open("/proc/self/statm") as statm:
+                mb = int(statm.read().split()[1]) * self._page_mb
+        except OSError:  # not Linux: only the overall peak is known
+            return
+        self.peaks[self.phase] = max(self.peaks.get(self.phase, 0.0), mb)
+
+    def run(self) -> None:
+        while not self._halt.wait(0.02):
+            self._sample()
+
+    def stop(self) -> dict[str, float]:
+        self._halt.set()
+        self._sample()
+        return {phase: round(mb) for phase, mb in self.peaks.items()}
+
+
 def measure_birdview(path: str, overview_only: bool = False, scheme: str | None = None) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings
@@ -78,6 +115,8 @@ def measure_birdview(path: str, overview_only: bool = False, scheme: str | None 
         groups, frames_per_group = (int(v) for v in scheme.split("x"))
         overview_module.OVERVIEW_GROUPS, overview_module.OVERVIEW_GROUP_FRAMES = groups, frames_per_group
 
+    sampler = RssSampler()
+    sampler.start()
     app = make_application()
     settings = QSettings(str(Path(path).with_suffix(".bench.ini")), QSettings.Format.IniFormat)
     settings.clear()
@@ -93,16 +132,18 @@ def measure_birdview(path: str, overview_only: bool = False, scheme: str | None 
             time.sleep(0.001)
         return time.perf_counter() - start
 
+    sampler.mark("open to first paint")
     opened = time.perf_counter()
     window.open_paths([path])
     pump_until(lambda: window.current is not None and window.view.visible_tiles_complete(), 60)
     first_paint = time.perf_counter() - opened
     duration = window.current.info.duration_s
 
+    sampler.mark("scroll/zoom/jump steps")
     rng = np.random.default_rng(0)
     frames, settle = [], []
     view = window.view
-    for step in range(0 if overview_only else 120):
+    for step in range(0 if overview_only else int(os.environ.get("BENCH_STEPS", 120))):
         t0, t1 = view.view_range()
         span = t1 - t0
         kind = step % 6
@@ -119,9 +160,12 @@ def measure_birdview(path: str, overview_only: bool = False, scheme: str | None 
         view.viewport().repaint()
         frames.append((time.perf_counter() - start) * 1000)
         settle.append(pump_until(view.visible_tiles_complete, 30) * 1000)
+    sampler.mark("rest of the overview")
     pump_until(lambda: window.overview.finished, 600)
     overview = window.overview.builder.elapsed_s
+    tile_cache_mb = (window.tiles.memory.nbytes + window.waveform.tiles.memory.nbytes) / 2**20
     window.shutdown()
+    sampler.mark("second open")
 
     # The same file opened again (a new window, as after a restart): the overview from the cache.
     again = MainWindow(settings=settings)
@@ -139,6 +183,9 @@ def measure_birdview(path: str, overview_only: bool = False, scheme: str | None 
         "overview_again_s": overview_again,
         "overview_again_from_cache": from_cache,
         "peak_rss_mb": peak_rss_mb(),
+        "rss_peaks_mb": sampler.stop(),
+        "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
+        "tile_caches_mb": round(tile_cache_mb),
     }
     if frames:
         result |= {
@@ -196,8 +243,18 @@ def main() -> None:
     parser.add_argument("--overview", action="store_true", help="measure the overview only, now and before")
     parser.add_argument("--background", action="store_true", help="keep one core busy meanwhile")
     parser.add_argument("--repeats", type=int, default=2, help="--overview: turns of each")
+    parser.add_argument(
+        "--steps", type=int, default=120, help="scroll/zoom/jump steps (more: a longer session, fuller tile caches)"
+    )
+    parser.add_argument(
+        "--jobs",
+        action="store_true",
+        help="frame times with a two-thread job beside the window: none, at normal priority, at a job's priority",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not args.child:
+        os.environ["BENCH_STEPS"] = str(args.steps)  # the children's
     if args.child:
         kind, path = args.child
         scheme = os.environ.get("BENCH_OVERVIEW_SCHEME")
@@ -209,6 +266,9 @@ def main() -> None:
         return
     if args.overview:
         overview_main(args)
+        return
+    if args.jobs:
+        jobs_main(args)
         return
 
     total_memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
@@ -258,6 +318,49 @@ def busy_loop() -> subprocess.Popen:
     """A process that keeps one core busy, as a scoring job would."""
     code = "import numpy as np\na = np.random.rand(400, 400)\nwhile True:\n    a = np.tanh(a @ a)"
     return subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def job_process(lowered: bool) -> subprocess.Popen:
+    """Two threads of matrix products, as a training or scoring job keeps both cores busy; with
+    ``lowered``, at the priority the app gives its jobs (birdview.system.priority)."""
+    from birdview.system.priority import lower_process
+
+    code = "import numpy as np\na = np.random.rand(600, 600)\nwhile True:\n    a = np.tanh(a @ a)"
+    process = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, OMP_NUM_THREADS="2"))
+    if lowered:
+        lower_process(process.pid)
+    return process
+
+
+def jobs_main(args: argparse.Namespace) -> None:
+    """Scroll/zoom frame times on the GUI thread with no job, a job at normal priority (as
+    before) and a job at the app's job priority, in turns, each in a fresh window process."""
+    settings = {"no job": None, "job, normal priority": False, "job, lowered (the app's)": True}
+    for hours in args.hours:
+        path = generate(data_file(args, hours), hours, args.noise)
+        print(f"\n{path.name}: {path.stat().st_size / 1e9:.2f} GB; load average {os.getloadavg()[0]:.1f}")
+        results: dict[str, list[dict]] = {name: [] for name in settings}
+        for _ in range(args.repeats):
+            for name, lowered in settings.items():
+                job = None if lowered is None else job_process(lowered)
+                try:
+                    time.sleep(0.5 if job else 0)
+                    results[name].append(run_child("birdview", path))
+                finally:
+                    if job is not None:
+                        job.kill()
+                        job.wait()
+        print("| job beside the window | frame p50 | frame p95 | first paint | overview done |\n|---|---|---|---|---|")
+        for name, runs in results.items():
+            for run in runs:
+                print(
+                    f"| {name} | {run['frame_p50_ms']:.1f} ms | {run['frame_p95_ms']:.1f} ms | "
+                    f"{run['first_paint_s']:.2f} s | {run['overview_complete_s']:.1f} s |"
+                )
+        p95 = {name: float(np.median([r["frame_p95_ms"] for r in runs])) for name, runs in results.items()}
+        normal, lowered = p95["job, normal priority"], p95["job, lowered (the app's)"]
+        medians = ", ".join(f"{k} {v:.1f} ms" for k, v in p95.items())
+        print(f"median frame p95: {medians}; normal / lowered {normal / lowered:.2f}x")
 
 
 def overview_main(args: argparse.Namespace) -> None:

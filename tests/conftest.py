@@ -14,6 +14,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Overviews the GUI tests finish go to a folder of this run, not the user's ~/.cache.
 _CACHE = tempfile.TemporaryDirectory(prefix="birdview-test-cache-")
 os.environ.setdefault("BIRDVIEW_CACHE_DIR", _CACHE.name)
+# Windows made without a settings file of their own keep their settings (display, channel,
+# measurement columns, recent projects) in this run's folder, not the user's ~/.config, so that
+# one test's choices never reach another run.
+_CONFIG = tempfile.TemporaryDirectory(prefix="birdview-test-config-")
+os.environ["XDG_CONFIG_HOME"] = _CONFIG.name
 
 SAMPLE_RATE = 32000
 

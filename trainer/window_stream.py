@@ -79,12 +79,33 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _rate_and_frames(path: Path) -> tuple[int, int]:
+def _rate_frames_channels(path: Path) -> tuple[int, int, int]:
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise InferenceError(f"{path}: cannot be read ({exc})") from None
-    return info.samplerate, info.frames
+    return info.samplerate, info.frames, info.channels
+
+
+def check_channel(name: str, channels: int, channel: int | None) -> None:
+    """Refuse a channel the file does not have, naming the file and how many channels it has."""
+    if channel is not None and not 0 <= channel < channels:
+        raise InferenceError(
+            f"{name} has {channels} channel{'s' if channels != 1 else ''}: it has no channel {channel + 1} to score"
+        )
+
+
+def read_channel_segment(path: str | Path, start_frame: int, n_frames: int, channel: int) -> tuple[np.ndarray, int]:
+    """Samples [start_frame, start_frame + n_frames) of one channel (0-based) at the file's rate,
+    zero-padded (``read_segment`` reads the mono mix instead)."""
+    with sf.SoundFile(str(path)) as handle:
+        out = np.zeros(n_frames, dtype=np.float32)
+        first, last = max(0, start_frame), min(handle.frames, start_frame + n_frames)
+        if last > first:
+            handle.seek(first)
+            block = handle.read(last - first, dtype="float32", always_2d=True)[:, channel]
+            out[first - start_frame : first - start_frame + len(block)] = block
+        return out, handle.samplerate
 
 
 def _decoding_error(path: Path, position: int, count: int) -> str | None:
@@ -161,23 +182,31 @@ def read_windows(
     native_rate: int,
     shift_s: float = 0.0,
     end_frame: int | None = None,
+    channel: int | None = None,
 ) -> np.ndarray:
     """Context windows ``first`` .. ``last - 1`` of a file: (windows, context samples) at the model's
     rate, zero-padded before the start and after the end. Window w is scored for
     [w * hop_s, w * hop_s + window_s) and its context is centred on that. ``end_frame``: where the
-    file stops decoding (see decodable_frames); nothing from there on is read, it counts as silence."""
+    file stops decoding (see decodable_frames); nothing from there on is read, it counts as silence.
+    ``channel``: one channel (0-based) of the file; None, the mean of its channels (mono)."""
     geometry = frontend if isinstance(frontend, WindowGeometry) else WindowGeometry.of(frontend)
     margin = (geometry.context_s - geometry.window_s) / 2
     start_s = first * geometry.hop_s - margin + shift_s
     length_s = (last - first - 1) * geometry.hop_s + geometry.context_s
     guard_native, guard_model = _resampling_guard(native_rate, geometry.sample_rate)
     start, count = round(start_s * native_rate) - guard_native, round(length_s * native_rate) + 2 * guard_native
+
+    def read(begin: int, frames: int) -> tuple[np.ndarray, int]:
+        if channel is None:
+            return read_segment(path, begin, frames)
+        return read_channel_segment(path, begin, frames, channel)
+
     try:
         if end_frame is not None and start + count > end_frame:
-            native, rate = read_segment(path, start, max(0, end_frame - start))
+            native, rate = read(start, max(0, end_frame - start))
             native = np.pad(native, (0, count - len(native)))
         else:
-            native, rate = read_segment(path, start, count)
+            native, rate = read(start, count)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise InferenceError(f"{path}: decoding failed near {start_s:.0f} s ({exc})") from None
     audio = to_model_rate(native, rate, geometry.sample_rate)[guard_model:]
@@ -220,6 +249,7 @@ def mel_chunks(
     workers: int | None = None,
     on_truncated: Callable[[str], None] | None = None,
     hop_s: float | None = None,
+    channel: int | None = None,
 ) -> Iterator[WindowChunk]:
     """The mels of a file's windows from ``start_window`` on, chunk by chunk, in order (see
     window_chunks). ``hop_s``: seconds between windows (default: the window, no overlap)."""
@@ -232,6 +262,7 @@ def mel_chunks(
         start_window,
         workers,
         on_truncated,
+        channel,
     )
 
 
@@ -244,9 +275,11 @@ def window_chunks(
     start_window: int = 0,
     workers: int | None = None,
     on_truncated: Callable[[str], None] | None = None,
+    channel: int | None = None,
 ) -> Iterator[WindowChunk]:
     """A file's windows from ``start_window`` on, as ``transform`` makes them into a model's
-    inputs (mels, or the audio itself), chunk by chunk, in order.
+    inputs (mels, or the audio itself), chunk by chunk, in order. ``channel``: one channel
+    (0-based) of the file; None, the mean of its channels (a channel it lacks: InferenceError).
 
     While the caller scores a chunk, the workers prepare the next one. Errors (an unreadable file,
     a decoding failure) reach the caller in order; stopping early cancels the work in flight. A
@@ -254,9 +287,12 @@ def window_chunks(
     decodes, and ``on_truncated`` is told where it stops, in a sentence naming the file.
     """
     path = Path(path)
-    native_rate, header_frames = _rate_and_frames(path)
+    native_rate, header_frames, channels = _rate_frames_channels(path)
+    check_channel(path.name, channels, channel)
     frames = _decodable_part(path, native_rate, header_frames, on_truncated)
     end = {} if frames == header_frames else {"end_frame": frames}
+    if channel is not None:
+        end["channel"] = channel
     n_windows = window_count(frames / native_rate, geometry.window_s, geometry.hop_s)
     workers = max(1, workers or default_workers())
     threads_before = torch.get_num_threads()

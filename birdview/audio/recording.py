@@ -201,13 +201,13 @@ class Recording:
             handle = self._handle()
             try:
                 handle.seek(first)
-                block = handle.read(last - first, dtype="float32", always_2d=True)
+                # Decoded straight into ``out``: no second block of the same size (memory).
+                handle.read(last - first, out=out[first - start : last - start])
             except (sf.LibsndfileError, RuntimeError, OSError) as exc:
                 self._discard_handle()
                 raise AudioFileError(
                     self.info.path, f"decoding failed at {first / self.sample_rate:.2f} s ({exc})"
                 ) from None
-            out[first - start : first - start + len(block)] = block
         if channel is None:
             return out
         return out[:, min(channel, channels - 1)]

@@ -84,8 +84,18 @@ def _score(argv: list[str]) -> int:
     parser.add_argument(
         "--rescore", action="store_true", help="discard the model's predictions and embeddings and score again"
     )
+    parser.add_argument(
+        "--channel",
+        type=_scoring_channel,
+        default=None,
+        metavar="N|mix",
+        help="score channel N of each recording (1 = the first, the left of a stereo file) or mix, the mean of "
+        "its channels (the default); a model scored on one cannot go on with another without --rescore",
+    )
     _cluster_arguments(parser)
     args = parser.parse_args(argv)
+    if args.cluster and args.channel is not None:
+        parser.error("--channel with --cluster: cluster scoring reads the mix of the channels only")
 
     def report(progress) -> None:
         eta = f", {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
@@ -96,7 +106,7 @@ def _score(argv: list[str]) -> int:
         if args.cluster:
             result = _score_on_cluster(parser, args, options)
         else:
-            result = score(args.project, args.model, rescore=args.rescore, **options)
+            result = score(args.project, args.model, rescore=args.rescore, channel=args.channel, **options)
     except KeyboardInterrupt:
         print("birdview score: interrupted; what was scored is kept, and running it again goes on", file=sys.stderr)
         return 130
@@ -104,6 +114,19 @@ def _score(argv: list[str]) -> int:
         print(f"birdview: {problem}", file=sys.stderr)
     print(f"{result.windows} window(s) of {result.recordings} recording(s) scored")
     return 1 if result.problems else 0
+
+
+def _scoring_channel(text: str) -> int | None:
+    """``--channel``: N (1-based, as users count channels) to 0-based, or ``mix`` to None."""
+    if text.strip().lower() == "mix":
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a channel number (1, 2, ...) or mix") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: channels are counted from 1")
+    return number - 1
 
 
 def _cluster_arguments(parser: argparse.ArgumentParser) -> None:
@@ -155,7 +178,8 @@ def _score_on_cluster(parser: argparse.ArgumentParser, args: argparse.Namespace,
 
 
 def _retrain(argv: list[str]) -> int:
-    from birdview.jobs.retrain import MODES, register_result, start_retrain
+    from birdview.jobs.retrain import FULL_EPOCHS, MODES, register_result, start_retrain
+    from birdview.jobs.soundscapes import SoundscapeOptions, estimate_full_retrain
 
     parser = argparse.ArgumentParser(
         prog="birdview retrain",
@@ -165,7 +189,18 @@ def _retrain(argv: list[str]) -> int:
     parser.add_argument("--mode", choices=MODES, default="quick")
     parser.add_argument("--base-data", type=Path, help="a BirdCLEF-layout dataset to train on as well")
     parser.add_argument("--epochs", type=int)
+    parser.add_argument(
+        "--background",
+        action="store_true",
+        help="full mode: mix excerpts of the project's unlabelled recordings into the training clips",
+    )
+    parser.add_argument(
+        "--pseudo-round",
+        action="store_true",
+        help="full mode: then score the unlabelled recordings, keep confident windows, train again",
+    )
     args = parser.parse_args(argv)
+    options = SoundscapeOptions(background=args.background, pseudo_round=args.pseudo_round)
 
     def report(event: JobEvent) -> None:
         text = _training_progress(event)
@@ -173,7 +208,10 @@ def _retrain(argv: list[str]) -> int:
             print(f"birdview retrain: {text}", file=sys.stderr)
 
     with open_project(args.project) as project:
-        job = start_retrain(project, args.mode, args.base_data, args.epochs, on_event=report)
+        if options.used and args.mode == "full":
+            expected = estimate_full_retrain(project, args.epochs or FULL_EPOCHS)
+            print(f"birdview retrain: {expected.describe(options)}", file=sys.stderr)
+        job = start_retrain(project, args.mode, args.base_data, args.epochs, on_event=report, soundscapes=options)
         try:
             state = job.process.wait()
         except KeyboardInterrupt:
@@ -195,7 +233,7 @@ def _retrain(argv: list[str]) -> int:
 
 def _training_progress(event: JobEvent) -> str | None:
     """A training job's progress event as a line for the terminal; None for other events."""
-    from trainer.progress import Started, TrainStep, Validated
+    from trainer.progress import PredictStep, Started, TrainStep, Validated
 
     def number(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.4f}"
@@ -207,6 +245,8 @@ def _training_progress(event: JobEvent) -> str | None:
     if isinstance(event, Validated):
         metrics = ", ".join(f"{name} {number(value)}" for name, value in sorted(event.metrics.items()))
         return f"epoch {event.epoch}, step {event.step}/{event.total}, validation: {metrics}"
+    if isinstance(event, PredictStep):
+        return f"pseudo-labelling: scoring unlabelled recording {(event.step or 0) + 1} of {event.total}"
     return None
 
 

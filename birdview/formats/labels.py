@@ -58,6 +58,8 @@ class TableLabel:
     place: str = ""
     #: Something the reader did that the person importing should hear of (the label is imported).
     warning: str | None = None
+    #: The channel the table puts it on, from 0 (Raven's ``Channel`` 1 is 0); None: not said.
+    channel: int | None = None
 
     @property
     def where(self) -> str:

@@ -24,6 +24,16 @@ SPECIES_COLUMNS = ("Species", "Species Code", "Annotation", "Label", "Class", "C
 IGNORED_NAMES = {"", "nocall"}
 
 
+def _channel(value: object, where: str) -> int | None:
+    """Raven's ``Channel`` (1 the first) as a channel from 0; None where the cell is empty."""
+    channel = number(value, "Channel", where, optional=True)
+    if channel is None:
+        return None
+    if channel != int(channel) or channel < 1:
+        raise LabelFileError(f"{where}: Channel {value} is not a channel number (1, 2, ...)")
+    return int(channel) - 1
+
+
 def read(path: Path, label_column: str | None = None, problems: list[str] | None = None) -> list[TableLabel]:
     """The table's labels. Raven lists a selection once per view (Spectrogram 1, Waveform 1...):
     a row that repeats a Selection number with the same times, frequencies and species is that
@@ -52,9 +62,10 @@ def read(path: Path, label_column: str | None = None, problems: list[str] | None
             high = number(cell.get("High Freq (Hz)"), "High Freq (Hz)", where, optional=True)
             warning = None
             recording = cell.get("Begin Path") or cell.get("Begin File") or None
+            channel = _channel(cell.get("Channel"), where)
             selection = cell.get("Selection")
             if selection:
-                content = (begin, end, low, high, tuple(names), recording)
+                content = (begin, end, low, high, tuple(names), recording, channel)
                 first = first_of.setdefault(selection, (line, content))
                 if first[0] != line:
                     if first[1] == content:
@@ -86,6 +97,7 @@ def read(path: Path, label_column: str | None = None, problems: list[str] | None
                     line=line,
                     source=path,
                     warning=warning,
+                    channel=channel,
                 )
             )
         except LabelFileError as exc:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,6 +262,9 @@ def _fit(
     problems, whether clipping would mend them all, and whether it was clipped."""
     start, end, low, high, score = label.start_s, label.end_s, label.low_hz, label.high_hz, label.score
     duration, nyquist = recording.duration_s, recording.sample_rate / 2
+    if label.channel is not None and label.channel >= recording.channels:
+        channels = f"{recording.channels} channel{'s' if recording.channels > 1 else ''}"
+        return None, [f"{label.where}: Channel {label.channel + 1}: {recording.name} has {channels}"], False, False
     if (
         0.0 <= start <= end <= duration
         and (low is None or 0.0 <= low <= nyquist)
@@ -333,9 +337,11 @@ def _annotation(
     start, end, low, high = values
     status = label.status if label.status in STATUSES else "unreviewed"
     # Positional (recording_id, start_s, end_s, low_hz, high_hz, species, kind, status, source, score,
-    # model_version, author): imports make 100 000 of these, and keywords cost a third more.
+    # model_version, author, note, channel): imports make 100 000 of these, and keywords cost a third more.
     kind, score = label.kind, label.score
-    return Annotation(recording.id, start, end, low, high, code, kind, status, "import", score, None, author)
+    channel = label.channel if recording.channels > 1 else None  # a mono file's labels carry none
+    where = (recording.id, start, end, low, high)
+    return Annotation(*where, code, kind, status, "import", score, None, author, None, channel)
 
 
 def _rows(project: Project, annotations: Sequence[Annotation]) -> list[dict]:
@@ -368,38 +374,70 @@ def _rows(project: Project, annotations: Sequence[Annotation]) -> list[dict]:
     return rows
 
 
+class ExportCancelledError(Exception):
+    """The export was cancelled before anything was written."""
+
+
+#: ``progress(done, total)``: labels measured so far, of how many.
+MeasureProgress = Callable[[int, int], None]
+
+
 def measure_annotations(
-    project: Project, annotations: Sequence[Annotation], problems: list[str] | None = None
+    project: Project,
+    annotations: Sequence[Annotation],
+    problems: list[str] | None = None,
+    progress: MeasureProgress | None = None,
+    cancel: threading.Event | None = None,
+    unreadable: dict[str, str] | None = None,
 ) -> list[Measurements | None]:
     """Raven-style measurements of each label (:mod:`birdview.audio.measure`), in the labels'
     order, each recording opened once and only the audio around its labels read. A label that
     cannot be measured (its recording missing or unreadable, the label outside it) gets None, and
     a line naming the label, its recording and what is wrong is added to ``problems``; the others
-    are measured all the same."""
+    are measured all the same. A recording that cannot be opened is also put in ``unreadable``
+    (its path: the problem). ``progress`` is called after each label; a set ``cancel`` stops it
+    with :class:`ExportCancelledError`."""
     problems = [] if problems is None else problems
+    unreadable = {} if unreadable is None else unreadable
     recordings = {r.id: r for r in project.recordings()}
     by_recording: dict[int, list[int]] = {}
     for index, annotation in enumerate(annotations):
         by_recording.setdefault(annotation.recording_id, []).append(index)
     results: list[Measurements | None] = [None] * len(annotations)
+    done, total = 0, len(annotations)
+
+    def step(count: int = 1) -> None:
+        nonlocal done
+        if cancel is not None and cancel.is_set():
+            raise ExportCancelledError("cancelled; nothing was written")
+        done += count
+        if progress is not None:
+            progress(done, total)
+
     for recording_id, indices in by_recording.items():
         row = recordings.get(recording_id)
         if row is None:
             problems += [
                 f"{_label_name(annotations[i])}: recording {recording_id} is not in the project" for i in indices
             ]
+            unreadable[f"recording {recording_id}"] = "not in the project"
+            step(len(indices))
             continue
         try:
             recording = Recording.open(row.path)
         except AudioFileError as exc:
             problems += [f"{_label_name(annotations[i])}: {exc}" for i in indices]
+            unreadable[str(row.path)] = exc.problem
+            step(len(indices))
             continue
         try:
-            for index, result in zip(indices, measure_boxes(recording, [annotations[i] for i in indices]), strict=True):
+            for index in indices:
+                (result,) = measure_boxes(recording, [annotations[index]])
                 if isinstance(result, MeasureError):
                     problems.append(f"{_label_name(annotations[index])}: {result}")
                 else:
                     results[index] = result
+                step()
         finally:
             recording.close()
     return results
@@ -426,12 +464,16 @@ def export(
     pad_s: float = 0.0,
     measure: bool = True,
     problems: list[str] | None = None,
+    progress: MeasureProgress | None = None,
+    cancel: threading.Event | None = None,
+    unreadable: dict[str, str] | None = None,
 ) -> list[Path]:
     """Write labels (all of the project's by default); returns the files written.
 
     Raven tables (with ``measure``) get the Raven measurement columns after the selection's own
-    (:func:`measure_annotations`); a label that cannot be measured keeps its row with those cells
-    empty, and why is added to ``problems``.
+    (:func:`measure_annotations`, which ``progress``, ``cancel`` and ``unreadable`` are handed
+    to); a label that cannot be measured keeps its row with those cells empty, and why is added
+    to ``problems``.
 
     File and folder names made from recording names and species are safe names inside ``out``
     (:func:`birdview.store.paths.safe_component`); the tables keep the species as they are. All
@@ -444,7 +486,8 @@ def export(
     annotations = list(project.annotations()) if annotations is None else list(annotations)
     rows = _rows(project, annotations)
     if fmt == "raven" and measure:
-        for row, measured in zip(rows, measure_annotations(project, annotations, problems), strict=True):
+        measured_rows = measure_annotations(project, annotations, problems, progress, cancel, unreadable)
+        for row, measured in zip(rows, measured_rows, strict=True):
             row["measured"] = measured
     try:
         with staged_writes() as batch:

@@ -16,6 +16,10 @@ does for detections.
 
 The layer only draws and reports what the mouse did (``moved``, ``selected``); the main window
 turns that into project edits, so every change goes through the data layer and its undo stack.
+
+A recording's channels stacked in panes (:class:`~birdview.gui.channel_stack.ChannelStack`): the
+layer of the main view keeps one layer per other pane (:meth:`AnnotationLayer.set_panes`); each
+draws the labels of its pane's channel and those of no channel, and the selection is one for all.
 """
 
 from __future__ import annotations
@@ -105,7 +109,7 @@ class AnnotationLayer(QObject):
     moved = Signal(int, float, float, object, object)
     selected = Signal(object)  # annotation id or None
 
-    def __init__(self, view: pg.PlotWidget) -> None:
+    def __init__(self, view: pg.PlotWidget, with_actions: bool = True) -> None:
         super().__init__()
         self.view = view
         self.view_box: pg.ViewBox = view.getViewBox()
@@ -120,8 +124,12 @@ class AnnotationLayer(QObject):
         #: Captions drawn by others on the same view, which label captions must not cover.
         self.reserved: Callable[[], Iterable[pg.TextItem]] = tuple
         self.shown_sources: set[str] = set(SOURCE_NAMES)
+        #: Only labels of this channel (0-based) and of none are drawn here; None: every label.
+        self.channel: int | None = None
+        #: The layers of the other channels' panes (see :meth:`set_panes`).
+        self.others: list[AnnotationLayer] = []
         self.source_actions: dict[str, QAction] = {}
-        for source, name in SOURCE_NAMES.items():
+        for source, name in SOURCE_NAMES.items() if with_actions else ():
             action = QAction(f"Show {name} labels", view)
             action.setCheckable(True)
             action.setChecked(True)
@@ -133,6 +141,32 @@ class AnnotationLayer(QObject):
         self.pinned_caption = self._new_caption(_PINNED_Z)
         self._laid_out_for: tuple | None = None
         view.scene().sigPrepareForPaint.connect(self._layout_if_changed)
+
+    def set_panes(self, channel: int | None, panes: list[tuple[pg.PlotWidget, int]]) -> None:
+        """Draw here only the labels of ``channel`` (and those of no channel; None: all), and on
+        each other pane those of its channel (and of none). Call :meth:`show` again afterwards."""
+        self.channel = channel
+        for layer in self.others:
+            layer.detach()
+        self.others = []
+        for view, pane_channel in panes:
+            layer = AnnotationLayer(view, with_actions=False)
+            layer.channel = pane_channel
+            layer.selected.connect(self.select)
+            layer.moved.connect(self.moved)
+            self.others.append(layer)
+
+    def detach(self) -> None:
+        """Take everything this layer drew off its view (its pane is going)."""
+        self.clear()
+        self.view.scene().sigPrepareForPaint.disconnect(self._layout_if_changed)
+        for caption in [*self.captions, self.pinned_caption]:
+            self.view.removeItem(caption)
+        self.captions = []
+
+    def layer_of(self, annotation_id: int) -> AnnotationLayer | None:
+        """The layer (this one or another pane's) drawing a label, if any does."""
+        return next((layer for layer in (self, *self.others) if annotation_id in layer.boxes), None)
 
     # -- what is shown ----------------------------------------------------------------------------
 
@@ -158,7 +192,25 @@ class AnnotationLayer(QObject):
         self.layout()
 
     def _sync(self) -> None:
-        wanted = {a.id: a for a in self.annotations if a.source in self.shown_sources}
+        for layer in (self, *self.others):
+            if layer is not self:
+                layer.settings, layer.nyquist, layer.annotations = self.settings, self.nyquist, self.annotations
+                layer.display_name, layer.shown_sources = self.display_name, self.shown_sources
+            layer._sync_boxes()
+        if self.layer_of(self.selected_id) is None:
+            self.selected_id = None
+        for layer in (self, *self.others):
+            layer.selected_id = self.selected_id
+            layer._assign_rows()
+            layer._colour_all()
+            layer.layout()
+
+    def _sync_boxes(self) -> None:
+        wanted = {
+            a.id: a
+            for a in self.annotations
+            if a.source in self.shown_sources and (self.channel is None or a.channel in (None, self.channel))
+        }
         for annotation_id in list(self.boxes):
             box = self.boxes[annotation_id]
             if annotation_id not in wanted or box.annotation != wanted[annotation_id]:
@@ -166,11 +218,6 @@ class AnnotationLayer(QObject):
         for annotation in wanted.values():
             if annotation.id not in self.boxes:
                 self._add(annotation)
-        if self.selected_id not in wanted:
-            self.selected_id = None
-        self._assign_rows()
-        self._colour_all()
-        self.layout()
 
     def _y_range(self, annotation: Annotation) -> tuple[float, float]:
         low = 0.0 if annotation.low_hz is None else annotation.low_hz
@@ -241,15 +288,17 @@ class AnnotationLayer(QObject):
 
     def clear(self) -> None:
         self.annotations = []
-        for annotation_id in list(self.boxes):
-            self._remove(annotation_id)
-        self.selected_id = None
-        self.layout()
+        for layer in (self, *self.others):
+            for annotation_id in list(layer.boxes):
+                layer._remove(annotation_id)
+            layer.selected_id = None
+            layer.layout()
 
     def select(self, annotation_id: int | None) -> None:
-        self.selected_id = annotation_id
-        self._colour_all()
-        self.layout()
+        for layer in (self, *self.others):
+            layer.selected_id = annotation_id
+            layer._colour_all()
+            layer.layout()
         self.selected.emit(annotation_id)
 
     def _colour_all(self) -> None:

@@ -9,12 +9,16 @@ painted, when the visible tiles or the view changed since the last time (about a
 the GUI thread), and applied to both. The levels set by hand stay in the settings meanwhile:
 turning auto off brings them back. Brighter/darker/contrast keys with auto on start from the
 automatic levels and turn auto off.
+
+With a :class:`~birdview.gui.channel_stack.ChannelStack`, every pane gets the settings (each its
+own channel) and the levels, which are worked out from the visible tiles of all of them.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from birdview.gui.channel_stack import ChannelStack
 from birdview.gui.display_panel import DisplayPanel, load_settings, save_settings
 from birdview.gui.navigation import AddAction
 from birdview.gui.overview_strip import OverviewStrip
@@ -31,23 +35,37 @@ class DisplayController(QObject):
     message = Signal(str)
 
     def __init__(
-        self, settings: QSettings, view: SpectrogramView, overview: OverviewStrip, parent: QObject | None = None
+        self,
+        settings: QSettings,
+        view: SpectrogramView,
+        overview: OverviewStrip,
+        parent: QObject | None = None,
+        channels: ChannelStack | None = None,
     ) -> None:
         super().__init__(parent)
-        self.settings, self.view, self.overview = settings, view, overview
+        self.settings, self.view, self.overview, self.channels = settings, view, overview, channels
         spectrogram, display = load_settings(settings)
         #: What the user chose (levels set by hand included); the view may show automatic levels.
         self.display = display
         self.levels: Levels | None = None  # the automatic levels shown, when auto level is on
         self._seen: tuple | None = None  # what the automatic levels were worked out from
-        view.set_spectrogram_settings(spectrogram)
         view.set_display_settings(display)
+        self._show(spectrogram, display.stack_channels)
         overview.set_display_settings(display)
         self.panel = DisplayPanel(spectrogram, display)
         self.panel.spectrogramChanged.connect(self.apply_spectrogram)
         self.panel.displayChanged.connect(self.apply_display)
         view.scene().sigPrepareForPaint.connect(self.update_auto_levels)
         overview.scene().sigPrepareForPaint.connect(self.update_auto_levels)
+        if channels is not None:
+            channels.panesChanged.connect(self._hook_panes)
+
+    def _hook_panes(self, _main_channel: object, panes: list) -> None:
+        """The other channels' panes work the levels out too when they are painted."""
+        for pane, _channel in panes:
+            if not getattr(pane, "levels_hooked", False):
+                pane.levels_hooked = True
+                pane.scene().sigPrepareForPaint.connect(self.update_auto_levels)
 
     def add_actions(self, add: AddAction) -> None:
         """The View menu's brightness and contrast entries."""
@@ -56,22 +74,39 @@ class DisplayController(QObject):
         add("More contrast", lambda: self.nudge_levels(0, -5), "Ctrl+Right")
         add("Less contrast", lambda: self.nudge_levels(0, 5), "Ctrl+Left")
 
+    @property
+    def panes(self) -> list[SpectrogramView]:
+        return self.channels.panes if self.channels is not None else [self.view]
+
+    def _show(self, settings: SpectrogramSettings, stacked: bool) -> None:
+        if self.channels is not None:
+            self.channels.set_channels(settings, stacked)
+        else:
+            self.view.set_spectrogram_settings(settings)
+
     def apply_spectrogram(self, settings: SpectrogramSettings) -> None:
         recording = self.view.recording
-        if recording is not None and settings.channel >= recording.info.channels:
+        stacked = self.panel.display_settings().stack_channels
+        if recording is not None and not stacked and settings.channel >= recording.info.channels:
             self.message.emit(f"{recording.path.name} has {recording.info.channels} channel(s); showing the last one")
-        self.view.set_spectrogram_settings(settings)
-        self.overview.set_recording(recording, settings)
-        self.spectrogramChanged.emit(settings)
+        old = self.view.spectrogram_settings
+        self._show(settings, stacked)
+        if self.view.spectrogram_settings != old:
+            self.overview.set_recording(recording, self.view.spectrogram_settings)
+        self.spectrogramChanged.emit(self.view.spectrogram_settings)
         save_settings(self.settings, settings, self.display)
 
     def apply_display(self, settings: DisplaySettings) -> None:
+        if settings.stack_channels != self.display.stack_channels:
+            self.display = settings
+            self.apply_spectrogram(self.panel.spectrogram_settings())
         self.display = settings
         if not settings.auto_level:
             self.levels = None
         self._seen = None  # work the automatic levels out again at the next paint
         shown = self.shown_settings()
-        self.view.set_display_settings(shown)
+        for pane in self.panes:
+            pane.set_display_settings(shown)
         self.overview.set_display_settings(shown)
         self._say_levels()
         save_settings(self.settings, self.view.spectrogram_settings, settings)
@@ -92,7 +127,7 @@ class DisplayController(QObject):
         show stays as it was set). The view's own settings say whether auto level is on."""
         if not self.view.display_settings.auto_level or self.view.recording is None:
             return
-        tiles = self.view.visible_tiles()
+        tiles = [tile for pane in self.panes for tile in pane.visible_tiles()]
         (t0, t1), (y0, y1) = self.view.view_box.viewRange()
         seen = (tuple(tile.key for tile in tiles), round(t0, 4), round(t1, 4), round(y0, 4), round(y1, 4))
         if seen == self._seen:
@@ -110,7 +145,7 @@ class DisplayController(QObject):
         ):
             return
         self.levels = found
-        for shown in (self.view, self.overview):
+        for shown in (*self.panes, self.overview):
             levels = {"db_floor": found.floor_db, "db_ceiling": found.ceiling_db}
             shown.set_display_settings(shown.display_settings.with_changes(**levels))
         self._say_levels()
@@ -124,5 +159,5 @@ class DisplayController(QObject):
         settings = current.with_changes(db_ceiling=ceiling, db_floor=ceiling - new_range, auto_level=False)
         if self.display.auto_level:
             self.message.emit("Auto level is off: the levels are set by hand (Display ▸ Auto level turns it on)")
-        self.panel.set_values(self.view.spectrogram_settings, settings)
+        self.panel.set_values(self.panel.spectrogram_settings(), settings)
         self.apply_display(settings)

@@ -1,7 +1,8 @@
 """Spectrogram and playback settings, edited live and kept between runs (QSettings).
 
 "Auto level" (on by default) sets the levels from what is on screen; brightness and contrast set
-them by hand when it is off (they keep their values meanwhile, greyed out)."""
+them by hand when it is off (they keep their values meanwhile, greyed out). "Channel" is "All,
+stacked" (every channel in a pane of its own, the default) or one channel, counted from 1."""
 
 from __future__ import annotations
 
@@ -74,7 +75,9 @@ class DisplayPanel(QWidget):
         self.scale = QComboBox()
         self.scale.addItems(SCALES)
         self.mel_bands = QSpinBox(minimum=MEL_BANDS[0], maximum=MEL_BANDS[1], singleStep=16)
-        self.channel = QSpinBox(minimum=1, maximum=64)
+        self.channel = QSpinBox(minimum=0, maximum=64)
+        self.channel.setSpecialValueText("All, stacked")  # 0
+        self.channel.setToolTip("Every channel in a pane of its own, or one channel (1 = the first, left)")
         self.colormap = QComboBox()
         self.colormap.addItems(list(COLORMAPS))
         self.auto_level = QCheckBox("Auto level")
@@ -117,6 +120,7 @@ class DisplayPanel(QWidget):
         for combo in (self.fft_size, self.overlap, self.window, self.scale):
             combo.currentIndexChanged.connect(self._emit_spectrogram)
         self.channel.valueChanged.connect(self._emit_spectrogram)
+        self.channel.valueChanged.connect(self._emit_display)
         self.mel_bands.valueChanged.connect(self._emit_spectrogram)
         self.scale.currentTextChanged.connect(lambda scale: self.mel_bands.setEnabled(scale != "linear"))
         self.colormap.currentIndexChanged.connect(self._emit_display)
@@ -149,7 +153,7 @@ class DisplayPanel(QWidget):
         self.scale.setCurrentText(spectrogram.scale)
         self.mel_bands.setValue(spectrogram.mel_bands)
         self.mel_bands.setEnabled(spectrogram.scale != "linear")
-        self.channel.setValue(spectrogram.channel + 1)
+        self.channel.setValue(0 if display.stack_channels else spectrogram.channel + 1)
         self.colormap.setCurrentText(display.colormap)
         self.auto_level.setChecked(display.auto_level)
         self._enable_levels(display.auto_level)
@@ -168,7 +172,7 @@ class DisplayPanel(QWidget):
             window=self.window.currentText(),
             scale=self.scale.currentText(),
             mel_bands=self.mel_bands.value(),
-            channel=self.channel.value() - 1,
+            channel=max(0, self.channel.value() - 1),  # stacked: the first channel in the main pane
         )
 
     def display_settings(self) -> DisplaySettings:
@@ -182,6 +186,7 @@ class DisplayPanel(QWidget):
             freq_max_hz=freq_max if freq_max > 0 else None,
             default_span_s=self.default_span.value(),
             auto_level=self.auto_level.isChecked(),
+            stack_channels=self.channel.value() == 0,
         )
 
     def show_auto_levels(self, floor_db: float | None, ceiling_db: float | None) -> None:

@@ -2,15 +2,18 @@
 context menu (right-click a column title); their values are computed on a worker thread from the
 audio around each listed label (:mod:`birdview.audio.measure`) and kept, keyed by the label's
 box, so a label is measured again only when its box changes. A cell shows "…" until its value
-arrives, and "—" (the reason in its tooltip) when the label cannot be measured."""
+arrives, and "—" (the reason in its tooltip) when the label cannot be measured. The columns
+picked are remembered in the user's settings (the window's ``QSettings``), so the table shows the
+same ones after a restart, whatever project is opened."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QPoint, Qt, Signal
+from PySide6.QtCore import QObject, QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QMenu, QTableView
 
@@ -25,6 +28,8 @@ MEASUREMENTS = tuple(RAVEN_COLUMNS)
 PENDING, FAILED = "…", "—"
 #: Results handed to the table at a time while a worker measures.
 BATCH = 50
+#: Where the columns picked are kept in the user's settings (a JSON list of column names).
+SETTINGS_KEY = "labels/measurement_columns"
 
 Key = tuple
 
@@ -75,18 +80,34 @@ def measure_labels(
             recording.close()
 
 
+def remembered_columns(settings: QSettings) -> list[str]:
+    """The measurement columns kept in ``settings``, in the menu's order; names no longer offered
+    and a value that cannot be read are left out."""
+    try:
+        stored = json.loads(settings.value(SETTINGS_KEY, "[]", type=str) or "[]")
+    except (TypeError, ValueError):
+        return []
+    if not isinstance(stored, list):
+        return []
+    return [column for column in MEASUREMENTS if column in stored]
+
+
 class MeasurementColumns(QObject):
     """The measurement columns after ``first_column`` of a labels table whose model's column 0
     holds each row's label id (``Qt.UserRole``) and sorts by ``Qt.UserRole + 1``.
     ``chosenChanged`` when the user picks or drops a column (the owner then refills the rows and
-    calls :meth:`fill`)."""
+    calls :meth:`fill`). With ``settings``, the columns picked are read from them at once and
+    written to them at every change."""
 
     chosenChanged = Signal()
 
-    def __init__(self, table: QTableView, model: QStandardItemModel, first_column: int) -> None:
+    def __init__(
+        self, table: QTableView, model: QStandardItemModel, first_column: int, settings: QSettings | None = None
+    ) -> None:
         super().__init__(table)
         self.table, self.model, self.first_column = table, model, first_column
-        self.chosen: list[str] = []
+        self.settings = settings
+        self.chosen: list[str] = remembered_columns(settings) if settings is not None else []
         self._values: dict[Key, Measurements | str] = {}
         self._keys: dict[int, Key] = {}  # label id: its key, for the labels listed
         self._pool = WorkerPool("measurements", max_threads=1, owner=self)
@@ -112,6 +133,9 @@ class MeasurementColumns(QObject):
 
     def set_chosen(self, columns: list[str]) -> None:
         self.chosen = [column for column in MEASUREMENTS if column in columns]
+        if self.settings is not None:
+            self.settings.setValue(SETTINGS_KEY, json.dumps(self.chosen))
+            self.settings.sync()  # on disk at once: a crash does not lose the choice
         self.chosenChanged.emit()
 
     def set_shown(self, column: str, shown: bool) -> None:

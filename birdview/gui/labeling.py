@@ -13,6 +13,7 @@ typing; both give the keyboard back to the spectrogram. Enter never records a ve
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -51,7 +52,7 @@ class LabelingController(QObject):
         self.selection = Selection()
         self._workers = WorkerPool("labels-in-filter", max_threads=1, owner=self)
         self.layer = AnnotationLayer(view)
-        self.panel = LabelsPanel()
+        self.panel = LabelsPanel(settings=getattr(window, "settings", None))  # measurement columns kept there
         self.species_field = SpeciesField()
         toolbar = QToolBar("Labelling")
         toolbar.setObjectName("Labelling")
@@ -250,10 +251,13 @@ class LabelingController(QObject):
             return None
         t0, t1, f0, f1 = selection
         nyquist = self.recording.sample_rate / 2
+        # The channel of the pane it was drawn on (a file of one channel: none, as ever).
+        channel = self.view.selection_channel if self.recording.channels > 1 else None
         made: list[Annotation] = []
 
         def add() -> None:
             label = drawn_label(self.recording.id, t0, t1, f0, f1, self._species(), kind, nyquist_hz=nyquist)
+            label = replace(label, channel=channel)
             made.append(self.project.add_annotation(label, f"add {kind.replace('_', ' ')}"))
 
         if self._edit(add, f"Label saved ({kind.replace('_', ' ')})"):

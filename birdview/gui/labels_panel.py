@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PySide6.QtCore import QEvent, QSortFilterProxyModel, QStringListModel, Qt, Signal
+from PySide6.QtCore import QEvent, QSettings, QSortFilterProxyModel, QStringListModel, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QKeyEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -140,12 +140,13 @@ class SpeciesField(QLineEdit):
 
 class LabelsPanel(QWidget):
     """``labelActivated(annotation)`` when a row is clicked; ``noteEdited(label id, text)`` when the
-    user edits a label's note (double-click or F2 on the Note cell; the panel saves nothing itself)."""
+    user edits a label's note (double-click or F2 on the Note cell; the panel saves nothing itself).
+    With ``settings`` (the window's), the measurement columns picked are remembered there."""
 
     labelActivated = Signal(object)
     noteEdited = Signal(int, str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, settings: QSettings | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -185,8 +186,9 @@ class LabelsPanel(QWidget):
         # so start, species, kind and status stay in sight in a narrow dock.
         self.table.horizontalHeader().moveSection(0, COLUMNS.index("Status"))
         #: Raven measurement columns, picked from the header's context menu (right-click a column title).
-        self.measurements = MeasurementColumns(self.table, self.model, len(COLUMNS))
+        self.measurements = MeasurementColumns(self.table, self.model, len(COLUMNS), settings)
         self.measurements.chosenChanged.connect(self.refresh)
+        self.measurements.fill({}, {})  # the columns remembered, before any label is listed
         #: Under the window's filter: which labels are listed (all recordings inside it).
         self.scope = QLabel()
         self.scope.setWordWrap(True)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBo
 from birdview.audio.playback import StreamFactory, sounddevice_stream
 from birdview.audio.recording import Recording
 from birdview.gui.candidate_view import CandidateOverlay
+from birdview.gui.channel_stack import ChannelStack
 from birdview.gui.display_controller import DisplayController
 from birdview.gui.export_view import ViewExporter
 from birdview.gui.labeling import LabelingController
@@ -85,9 +86,10 @@ class MainWindow(QMainWindow):
         self._species_filters: dict[int, SpeciesFilter] = {}
         self._non_birds: frozenset[str] | None = None
         self.view = SpectrogramView(self.tiles)
+        self.channels = ChannelStack(self.view, self.tiles, self)  # a pane under the view per other channel
         self.overview = OverviewStrip()
         self.waveform = WaveformStrip(self.view)  # View ▸ Waveform shows it
-        self.display = DisplayController(self.settings, self.view, self.overview, self)
+        self.display = DisplayController(self.settings, self.view, self.overview, self, channels=self.channels)
         self.display_panel = self.display.panel
         self.probabilities = ProbabilityPanel(self.view)
         self.navigation = Navigation(self.view, self.overview, self)
@@ -122,6 +124,7 @@ class MainWindow(QMainWindow):
         strips = ((self.overview, 0), (self.waveform, 0), (self.view, 1), (self.probabilities, 0), (self.scrollbar, 0))
         for widget, stretch in strips:
             layout.addWidget(widget, stretch=stretch)
+        self.channels.place_in(layout)  # the other channels' panes go under the view
         self.probabilities.hide()  # shown once the project has a model
         self.setCentralWidget(central)
         recordings = QWidget()
@@ -226,7 +229,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         status = self.statusBar().showMessage
-        for controller in (self.loader, self.project_opener, self.playback, self.display):
+        for controller in (self.loader, self.project_opener, self.playback, self.display, self.channels):
             controller.message.connect(status)
         self.loader.problem.connect(status)
         self.project_opener.refused.connect(self.problems.append)
@@ -239,6 +242,7 @@ class MainWindow(QMainWindow):
         self.selection_bar.groupingChanged.connect(self.recordings_panel.set_grouped)
         self.recordings_panel.recordings_model.modelReset.connect(self.selection_bar.refresh)
         self.display.spectrogramChanged.connect(lambda _settings: self.labeling.redraw())
+        self.channels.panesChanged.connect(self._on_panes_changed)
         self.view.viewChanged.connect(self._on_view_changed)
         self.view.tileFailed.connect(lambda message: status(f"Cannot draw: {message}"))
         self.labeling.verdictRequested.connect(self.review.verdict)
@@ -511,6 +515,11 @@ class MainWindow(QMainWindow):
 
     # -- view, settings and playback ----------------------------------------------------------
 
+    def _on_panes_changed(self, main_channel: int | None, panes: list) -> None:
+        """Channels stacked or not: each pane draws the labels of its channel."""
+        self.labeling.layer.set_panes(main_channel, panes)
+        self.labeling.redraw()
+
     def _on_view_changed(self, _t0: float, _t1: float) -> None:  # after the navigation's own handler
         self.labeling.refresh_visible()
         self.refresh_tracks()
@@ -529,7 +538,7 @@ class MainWindow(QMainWindow):
             return False
         if self.current is None:
             return not self.loader.recordings  # nothing that could be shown
-        return self.view.visible_tiles_complete() and self.overview.finished
+        return self.channels.visible_tiles_complete() and self.overview.finished
 
     def wait_until_ready(self, timeout_s: float = 60.0) -> bool:
         """Run the event loop until :meth:`is_ready` (then draw the overview's last state); False on timeout."""

@@ -101,7 +101,8 @@ class PlaybackController(QObject):
             end_s,
             speed=self.display_panel.playback_speed(),
             band_hz=band_hz,
-            channel=self.view.spectrogram_settings.channel,
+            # the channel of the pane the box was selected on (another channel's when stacked)
+            channel=self.view.selection_channel if self.view.selection is not None else self.view.channel,
         )
 
     def stop(self) -> None:

@@ -2,21 +2,146 @@
 
 Each action has a dialog-free core (``import_labels``, ``export_labels``, ``relink``) that tests
 and scripts call; the menu entries only gather the arguments with dialogs.
+
+An export runs on a worker thread (:mod:`birdview.gui.workers`) with its own connection to the
+project: a Raven table gets the Raven measurement columns, as ``birdview export --format raven``
+writes them (the same file), and measuring reads audio around every label, which takes a while
+on a large project. A progress bar and a Cancel button sit in the status bar meanwhile, and the
+window stays usable. A recording that cannot be read leaves its labels' measurement cells empty
+(the other labels are measured); the message at the end names it and why.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMenu, QMessageBox
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+)
 
 from birdview.formats.labels import LabelFileError
-from birdview.formats.transfer import EXPORT_FORMATS, IMPORT_FORMATS, UnknownSpeciesError, export, import_files
+from birdview.formats.transfer import (
+    EXPORT_FORMATS,
+    IMPORT_FORMATS,
+    ExportCancelledError,
+    UnknownSpeciesError,
+    export,
+    import_files,
+)
+from birdview.gui.workers import Worker, WorkerPool
 from birdview.store.project import Project, ProjectError
 
 FILE_FORMATS = {"raven": ".txt", "birdnet": ".csv", "perch": ".csv", "aoef": ".json"}
 THIS_RECORDING, WHOLE_PROJECT = "This recording", "Whole project"
+#: Problems listed in the status bar and the message box at most (the rest are counted).
+LISTED = 5
+#: Progress reported to the window at most this often (seconds).
+PROGRESS_EVERY_S = 0.1
+
+
+@dataclass
+class ExportOutcome:
+    """What an export from the window did."""
+
+    fmt: str
+    out: Path
+    labels: int
+    written: list[Path] = field(default_factory=list)
+    #: One line per label exported without measurements (which label, why).
+    problems: list[str] = field(default_factory=list)
+    #: Recordings that could not be read: path (or name): the problem.
+    unreadable: dict[str, str] = field(default_factory=dict)
+    cancelled: bool = False
+    #: Why nothing was written (a full disk, a bad name...).
+    error: str | None = None
+
+    def summary(self) -> str:
+        """One line for the status bar."""
+        if self.cancelled:
+            return "Export cancelled; nothing was written"
+        if self.error is not None:
+            return f"Export failed: {self.error}"
+        text = f"{self.labels} label(s) exported to {len(self.written)} file(s) in {self.out}"
+        if self.problems:
+            text += f"; {len(self.problems)} label(s) without measurements"
+            if self.unreadable:
+                text += ": " + "; ".join(
+                    f"{Path(path).name} cannot be read ({problem})"
+                    for path, problem in list(self.unreadable.items())[:LISTED]
+                )
+                if len(self.unreadable) > LISTED:
+                    text += f" and {len(self.unreadable) - LISTED} more recording(s)"
+            else:
+                text += f": {self.problems[0]}"
+        return text
+
+    def details(self) -> str:
+        """The problems in full, for a message box ("" when there were none)."""
+        if not self.problems:
+            return ""
+        lines = []
+        if self.unreadable:
+            lines.append("These recordings could not be read; their labels are in the table, without measurements:")
+            lines += [f"  {path}: {problem}" for path, problem in self.unreadable.items()]
+        others = [p for p in self.problems if not any(path in p for path in self.unreadable)]
+        if others:
+            lines.append("These labels could not be measured:")
+            lines += [f"  {problem}" for problem in others[:LISTED]]
+            if len(others) > LISTED:
+                lines.append(f"  and {len(others) - LISTED} more")
+        return "\n".join(lines)
+
+
+def export_job(
+    project: Project,
+    fmt: str,
+    out: Path,
+    recording: Path | None,
+    progress: Callable[[tuple[int, int]], None],
+    cancel: threading.Event,
+) -> ExportOutcome:
+    """On a worker thread: export the labels of ``recording`` (all of the project's when None),
+    as :func:`birdview.formats.transfer.export` does for ``birdview export``."""
+    chosen = project.annotations()
+    if recording is not None:
+        row = project.recording_by_path(recording)
+        chosen = [a for a in chosen if row is not None and a.recording_id == row.id]
+    outcome = ExportOutcome(fmt, out, len(chosen))
+    last = 0.0
+
+    def measured(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if done == total or now - last >= PROGRESS_EVERY_S:
+            last = now
+            progress((done, total))
+
+    try:
+        outcome.written = export(
+            project,
+            fmt,
+            out,
+            chosen,
+            problems=outcome.problems,
+            progress=measured,
+            cancel=cancel,
+            unreadable=outcome.unreadable,
+        )
+    except ExportCancelledError:
+        outcome.cancelled = True
+    except (LabelFileError, ProjectError, OSError) as exc:
+        outcome.error = str(exc)
+    return outcome
 
 
 class ProjectActions:
@@ -34,6 +159,20 @@ class ProjectActions:
         self._changed = changed
         #: Refusals are also shown in a message box (on while a dialog of this menu is in use).
         self.show_dialogs = False
+        self._exports = WorkerPool("export", max_threads=1, owner=window)
+        self._export: Worker | None = None
+        #: What the last export did, once it is done.
+        self.last_export: ExportOutcome | None = None
+        #: The message box listing an export's problems (recordings that cannot be read...).
+        self.problem_box: QMessageBox | None = None
+        self.export_bar = QProgressBar()
+        self.export_bar.setMaximumWidth(260)
+        self.export_bar.hide()
+        self.cancel_export_button = QPushButton("Cancel export")
+        self.cancel_export_button.hide()
+        self.cancel_export_button.clicked.connect(self.cancel_export)
+        window.statusBar().addPermanentWidget(self.export_bar)
+        window.statusBar().addPermanentWidget(self.cancel_export_button)
         menu.addAction("Import labels…").triggered.connect(self._import_dialog)
         menu.addAction("Export labels…").triggered.connect(self._export_dialog)
         menu.addAction("Relink moved recordings…").triggered.connect(self._relink_dialog)
@@ -92,23 +231,83 @@ class ProjectActions:
             QMessageBox.warning(self.window, "Nothing imported", text)
         return 0
 
-    def export_labels(self, fmt: str, out: str | Path, whole_project: bool) -> list[Path]:
+    @property
+    def exporting(self) -> bool:
+        """True while an export runs."""
+        return self._export is not None and self._export.active
+
+    def export_labels(
+        self, fmt: str, out: str | Path, whole_project: bool, show_problems: bool = False
+    ) -> Worker | None:
+        """Start exporting the labels of the recording shown (or of the whole project) on a worker
+        thread; None when it cannot start (no project, an export already running). When it is
+        done, :attr:`last_export` says what it did and the status bar sums it up; with
+        ``show_problems``, problems (a recording that cannot be read...) are also listed in a
+        message box."""
         project = self._require_project()
         if project is None:
-            return []
-        chosen = project.annotations()
+            return None
+        if self.exporting:
+            self._status("An export is already running")
+            return None
+        recording = None
         if not whole_project:
-            row = project.recording_by_path(self._current_path()) if self._current_path() else None
-            chosen = [a for a in chosen if row is not None and a.recording_id == row.id]
-        try:
-            # Measuring reads audio around every label: on the GUI thread it would freeze the
-            # window, so the menu writes the selection table; `birdview measure` adds measurements.
-            written = export(project, fmt, out, chosen, measure=False)
-        except (LabelFileError, ProjectError, OSError) as exc:
-            self._status(f"Export failed: {exc}")
-            return []
-        self._status(f"{len(chosen)} label(s) exported to {len(written)} file(s) in {Path(out)}")
-        return written
+            recording = self._current_path()
+            if recording is None:
+                self._status("No recording is shown: export the whole project instead")
+                return None
+        # The files are written whatever the window shows meanwhile, so the outcome is always reported.
+        worker = self._exports.run(
+            export_job,
+            fmt,
+            Path(out),
+            recording,
+            project=project.folder,
+            progress=True,
+            cancellable=True,
+        )
+        self._export = worker
+        worker.progress.connect(self._export_progress)
+        worker.result.connect(lambda outcome: self._exported(outcome, show_problems))
+        worker.error.connect(self._export_failed)
+        worker.finished.connect(self._export_done)
+        self.export_bar.setRange(0, 0)  # busy until the first label is measured
+        self.export_bar.setFormat("exporting…")
+        self.export_bar.show()
+        self.cancel_export_button.show()
+        self._status(f"Exporting labels to {Path(out)}…")
+        return worker
+
+    def cancel_export(self) -> None:
+        if self._export is not None:
+            self._export.cancel()
+
+    def _export_progress(self, value: tuple[int, int]) -> None:
+        done, total = value
+        self.export_bar.setRange(0, max(total, 1))
+        self.export_bar.setValue(done)
+        self.export_bar.setFormat("measuring %v/%m labels")
+
+    def _exported(self, outcome: ExportOutcome, show_problems: bool) -> None:
+        self.last_export = outcome
+        self._status(outcome.summary())
+        details = outcome.details()
+        if show_problems and (details or outcome.error):
+            self.problem_box = QMessageBox(
+                QMessageBox.Icon.Warning,
+                "Export failed" if outcome.error else "Exported, some labels without measurements",
+                outcome.summary() + (f"\n\n{details}" if details else ""),
+                QMessageBox.StandardButton.Ok,
+                self.window,
+            )
+            self.problem_box.open()  # window-modal, and the event loop goes on
+
+    def _export_failed(self, message: str) -> None:
+        self._status(f"Export failed: {message}")
+
+    def _export_done(self) -> None:
+        self.export_bar.hide()
+        self.cancel_export_button.hide()
 
     def relink(self, folder: str | Path) -> int:
         project = self._require_project()
@@ -167,7 +366,7 @@ class ProjectActions:
         else:
             out = QFileDialog.getExistingDirectory(self.window, "Export into folder")
         if out:
-            self.export_labels(fmt, out, scope == WHOLE_PROJECT)
+            self.export_labels(fmt, out, scope == WHOLE_PROJECT, show_problems=True)
 
     def _relink_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Folder where the recordings are now")

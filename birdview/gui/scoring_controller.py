@@ -1,6 +1,7 @@
 """The Models menu: add a model (BirdNET, Perch v2, a birdview-train model, chosen in
 :class:`AddModelDialog` and loaded on a worker thread), score the project in the background with
-progress, ETA and cancel, while the window stays usable."""
+progress, ETA and cancel, while the window stays usable; Models ▸ Score channel picks what is
+scored of each recording (the mix of its channels, or one), as ``birdview score --channel``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton
 
 from birdview.gui.add_model_dialog import AddModelDialog
@@ -22,8 +24,12 @@ from birdview.jobs.scoring import (
     score,
 )
 from birdview.store.project import ModelRow, Project, ProjectError
+from birdview.system.priority import JOB_NICE, lower_this_thread
 
 BF16_KEY = "scoring/bf16"
+CHANNEL_KEY = "scoring/channel"
+#: Models ▸ Score channel offers the mix and these channels (counted from 1).
+CHANNEL_CHOICES = 4
 
 
 class ScoringController(QObject):
@@ -72,6 +78,30 @@ class ScoringController(QObject):
         )
         if settings is not None:
             self.bf16_action.toggled.connect(lambda on: settings.setValue(BF16_KEY, on))
+        self.channel_actions = self._channel_menu(menu.addMenu("Score channel"), settings)
+
+    def _channel_menu(self, menu: QMenu, settings: QSettings | None) -> dict[int | None, QAction]:
+        """The mix of the channels (as always before) or one channel: remembered."""
+        group = QActionGroup(menu)
+        chosen = settings.value(CHANNEL_KEY, -1, type=int) if settings is not None else -1
+        actions = {}
+        for channel in (None, *range(CHANNEL_CHOICES)):
+            text = "Mix of the channels" if channel is None else f"Channel {channel + 1}"
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked((channel if channel is not None else -1) == chosen)
+            group.addAction(action)
+            if settings is not None:
+                action.triggered.connect(lambda _on, c=channel: settings.setValue(CHANNEL_KEY, -1 if c is None else c))
+            actions[channel] = action
+        if not any(action.isChecked() for action in actions.values()):
+            actions[None].setChecked(True)
+        return actions
+
+    @property
+    def channel(self) -> int | None:
+        """The channel to score (0-based), None for the mix."""
+        return next(channel for channel, action in self.channel_actions.items() if action.isChecked())
 
     @property
     def running(self) -> bool:
@@ -181,6 +211,7 @@ class ScoringController(QObject):
             return False
         folder = project.folder
         precision = "bf16" if self.bf16_action.isChecked() else "fp32"
+        channel = self.channel
         active = project.active_model() if version is None else None
         preparing = self._preparing.get((folder, version if active is None else active.version))
         self.progress_bar.setValue(0)
@@ -188,10 +219,17 @@ class ScoringController(QObject):
         self.cancel_button.show()
 
         def run(progress: Callable[[ScoringProgress], None], cancel: threading.Event) -> ScoringResult:
+            lower_this_thread(JOB_NICE)  # and the decoding and model threads it starts: the window stays smooth
             if preparing is not None:
                 preparing.wait()  # score with the model's fast copy once it is made
             return score(
-                folder, version, cancel=cancel, on_progress=progress, chunk_windows=chunk_windows, precision=precision
+                folder,
+                version,
+                cancel=cancel,
+                on_progress=progress,
+                chunk_windows=chunk_windows,
+                precision=precision,
+                channel=channel,
             )
 
         self._task = self._workers.run(run, progress=True, cancellable=True)

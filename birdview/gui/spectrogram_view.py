@@ -71,7 +71,9 @@ class SpectrogramViewBox(pg.ViewBox):
 
 
 class SpectrogramView(pg.PlotWidget):
-    """Shows one recording; ask it for views with :meth:`set_view`."""
+    """Shows one channel of one recording; ask it for views with :meth:`set_view`. The window's
+    main view is also the first pane of a :class:`~birdview.gui.channel_stack.ChannelStack`, which
+    keeps the other channels' panes (selection, cursor, playhead) in step with it."""
 
     viewChanged = Signal(float, float)
     selectionChanged = Signal(object)  # (t0, t1, f0_hz, f1_hz) or None
@@ -80,6 +82,7 @@ class SpectrogramView(pg.PlotWidget):
     tileFailed = Signal(str)
     recordingChanged = Signal(object)  # Recording or None
     spectrogramSettingsChanged = Signal(object)  # SpectrogramSettings
+    playheadMoved = Signal(object)  # seconds, or None when hidden
 
     def __init__(self, tiles: TileService, parent: object = None) -> None:
         self.time_axis = TimeAxis()
@@ -129,7 +132,13 @@ class SpectrogramView(pg.PlotWidget):
         self.selection_item.hide()
         self.addItem(self.selection_item, ignoreBounds=True)
         self.selection: tuple[float, float, float, float] | None = None
+        #: The channel (0-based) of the pane the selection was drawn on: this view's own, or another
+        #: pane's when a ChannelStack hands it over (this view then does not draw it).
+        self.selection_channel = 0
         self.cursor_s: float | None = None
+        #: The pane of another channel the mouse is over (a ChannelStack sets it): the level read
+        #: out under the mouse is that pane's.
+        self.hover_pane: SpectrogramView | None = None
 
         self.view_box.sigXRangeChanged.connect(self._on_range_changed)
         self.view_box.sigResized.connect(self._schedule_update)
@@ -148,7 +157,7 @@ class SpectrogramView(pg.PlotWidget):
         self.playhead.hide()
         self.recordingChanged.emit(recording)
         if recording is None:
-            self.tiles.cancel_all()
+            self.tiles.cancel(self)
             return
         self.time_axis.set_start_time(recording.info.start_time)
         self._apply_limits()
@@ -161,6 +170,7 @@ class SpectrogramView(pg.PlotWidget):
         if settings == self.spectrogram_settings:
             return
         old_selection = self.selection
+        elsewhere = self.selection_channel if self.selection_channel != self.channel else None  # another pane's
         self.spectrogram_settings = settings
         self.frequency_axis.set_settings(settings)
         self._clear_items()
@@ -169,7 +179,7 @@ class SpectrogramView(pg.PlotWidget):
             self._apply_limits()
             self._apply_frequency_range()
             self._schedule_update()
-        self._set_selection(old_selection)
+        self._set_selection(old_selection, elsewhere)
 
     def set_display_settings(self, settings: DisplaySettings) -> None:
         old = self.display_settings
@@ -241,18 +251,31 @@ class SpectrogramView(pg.PlotWidget):
 
     # -- playhead, cursor and selection ------------------------------------------------------
 
+    @property
+    def channel(self) -> int:
+        """The channel shown (0-based; a file with fewer shows its last)."""
+        return self.spectrogram_settings.channel
+
     def set_playhead(self, seconds: float | None) -> None:
         if seconds is None:
             self.playhead.hide()
-            return
-        self.playhead.setValue(seconds)
-        self.playhead.show()
+        else:
+            self.playhead.setValue(seconds)
+            self.playhead.show()
+        self.playheadMoved.emit(seconds)
+
+    def place_cursor(self, seconds: float | None) -> None:
+        """Show the play cursor at ``seconds`` (None: hide it), without telling anyone."""
+        self.cursor_s = seconds
+        if seconds is None:
+            self.cursor_line.hide()
+        else:
+            self.cursor_line.setValue(seconds)
+            self.cursor_line.show()
 
     def _on_clicked(self, x: float, y: float) -> None:
         self.clear_selection()
-        self.cursor_s = x
-        self.cursor_line.setValue(x)
-        self.cursor_line.show()
+        self.place_cursor(x)
         self.cursorPlaced.emit(x)
 
     def _on_selection_dragged(self, rect: QRectF, finished: bool, whole_band: bool = False) -> None:
@@ -268,9 +291,11 @@ class SpectrogramView(pg.PlotWidget):
         )
         self._set_selection(selection)
 
-    def _set_selection(self, selection: tuple[float, float, float, float] | None) -> None:
+    def _set_selection(self, selection: tuple[float, float, float, float] | None, channel: int | None = None) -> None:
+        """Select (or with None, unselect); ``channel``: another pane's channel, whose pane draws it."""
         self.selection = selection
-        if selection is None:
+        self.selection_channel = self.channel if channel is None else channel
+        if selection is None or self.selection_channel != self.channel:
             self.selection_item.hide()
         else:
             t0, t1, f0, f1 = selection
@@ -280,8 +305,9 @@ class SpectrogramView(pg.PlotWidget):
             self.selection_item.show()
         self.selectionChanged.emit(selection)
 
-    def set_selection(self, t0: float, t1: float, f0_hz: float, f1_hz: float) -> None:
-        self._set_selection((t0, t1, f0_hz, f1_hz))
+    def set_selection(self, t0: float, t1: float, f0_hz: float, f1_hz: float, channel: int | None = None) -> None:
+        """Select a box; on another channel's pane with ``channel`` (then drawn there, not here)."""
+        self._set_selection((t0, t1, f0_hz, f1_hz), channel)
 
     def clear_selection(self) -> None:
         if self.selection is not None:
@@ -291,12 +317,15 @@ class SpectrogramView(pg.PlotWidget):
         if self.recording is None or not self.view_box.sceneBoundingRect().contains(scene_pos):
             return
         point = self.view_box.mapSceneToView(scene_pos)
+        self.hover_pane = None
         self.cursorMoved.emit(point.x(), float(y_to_hz(max(point.y(), 0.0), self.spectrogram_settings)))
 
     def level_at(self, seconds: float, hz: float) -> float | None:
         """The dB value drawn at ``seconds`` and ``hz`` (0 dB: a full-scale sine in one FFT bin):
         from the tile of the current zoom level there, else the finest one drawn; None where
-        nothing is drawn."""
+        nothing is drawn. Read from the pane under the mouse when it is another channel's."""
+        if self.hover_pane is not None:
+            return self.hover_pane.level_at(seconds, hz)
         y = float(hz_to_y(hz, self.spectrogram_settings))
         best: tuple[int, Tile] | None = None
         for key, item in self._items.items():
@@ -350,7 +379,7 @@ class SpectrogramView(pg.PlotWidget):
         self._visible = visible
         wanted = self._visible + prefetch
         self._wanted = set(wanted)
-        ready = self.tiles.request(recording, wanted, self._tile_ready, self._tile_failed)
+        ready = self.tiles.request(recording, wanted, self._tile_ready, self._tile_failed, client=self)
         for tile in ready:
             self._show_tile(tile)
         self._prune()

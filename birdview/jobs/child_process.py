@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from birdview.system.priority import job_process_options, lower_process
 from trainer.progress import Done, Event, Failed, PredictStep, TrainStep, Validated, parse_event
 
 #: The trainer's events a job delivers, for the app's panels (which do not import the trainer).
@@ -137,7 +138,9 @@ class ChildProcessJob:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                **job_process_options(),
             )
+            lower_process(self._process.pid)  # below the window: browsing stays smooth while it trains
         finally:
             progress.close()
             log.close()

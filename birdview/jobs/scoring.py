@@ -263,17 +263,23 @@ def score(
     precision: str = "fp32",
     overlap: float | None = None,
     rescore: bool = False,
+    channel: int | None = None,
 ) -> ScoringResult:
     """Score what is not yet scored, keeping every window's probabilities and embedding;
     ``version`` defaults to the active model.
 
     ``overlap`` (a fraction of the window) sets where windows start; a model already scored with
     another overlap is refused unless ``rescore`` (which discards its predictions first).
-    ``engine`` and ``precision`` are those of ``birdview-train predict`` (see ``resolve_engine``).
+    ``channel`` (0-based) scores one channel of each recording; None, the mean of its channels
+    (mono, as always before). A model already scored on another channel is refused unless
+    ``rescore``; a recording without that channel is a problem named in the result, and nothing
+    is stored for it. ``engine`` and ``precision`` are those of ``birdview-train predict``
+    (see ``resolve_engine``).
     """
     from trainer.inference import InferenceError
     from trainer.models.base import ModelError
     from trainer.models.trained import TrainedModel
+    from trainer.window_stream import check_channel
 
     cancel = cancel or threading.Event()
     started = time.monotonic()
@@ -291,9 +297,10 @@ def score(
             window_model = scorer
         else:
             window_model = TrainedModel(scorer, model.path, batch_size)
+        check_scoring_channel(project, model, channel, rescore)
         model = apply_overlap_and_rescore(project, model, overlap, rescore)
         if head:
-            return _score_head(project, model, recording_ids, cancel, on_progress, engine, precision, started)
+            return _score_head(project, model, recording_ids, cancel, on_progress, engine, precision, started, channel)
         todo = windows_to_score(project, model.version, recording_ids)
         total = sum(todo.values())
         done, problems, scored_recordings = 0, [], 0
@@ -301,14 +308,21 @@ def score(
             recording = project.recording(recording_id)
             first_unscored = project.scored_windows(model.version, recording_id)
             try:
+                check_channel(recording.name, recording.channels, channel)
                 chunks = window_model.chunks(
-                    recording.path, model.hop_s, start_window=first_unscored, chunk_windows=chunk_windows
+                    recording.path,
+                    model.hop_s,
+                    start_window=first_unscored,
+                    chunk_windows=chunk_windows,
+                    channel=channel,
                 )
                 for chunk in chunks:
                     if cancel.is_set():
                         chunks.close()
                         return ScoringResult(done, scored_recordings, True, problems)
                     scores, embeddings = window_model.infer(chunk.inputs)
+                    if not done:
+                        project.set_setting(_channel_setting(model.version), channel)
                     store_windows(project, model.version, recording_id, int(chunk.index[0]), scores, embeddings)
                     done += len(chunk.index)
                     if on_progress is not None:
@@ -343,6 +357,7 @@ def _score_head(
     engine: str,
     precision: str,
     started: float,
+    channel: int | None = None,
 ) -> ScoringResult:
     """A head on a pretrained model's embeddings: the base model scores (and keeps the embeddings
     of) what it has not scored yet; the head then scores from the stored embeddings, without
@@ -361,6 +376,7 @@ def _score_head(
         on_progress=on_progress,
         engine=engine,
         precision=precision,
+        channel=channel,
     )
     if first.cancelled:
         return first
@@ -376,12 +392,40 @@ def _score_head(
         if len(embeddings) <= have:
             continue
         scores = head.probabilities(np.asarray(embeddings[have:], dtype=np.float32))
+        project.set_setting(_channel_setting(model.version), channel)
         project.store_predictions(model.version, recording.id, scores, first_window=have)
         done += len(scores)
         recordings += 1
         if on_progress is not None:
             on_progress(ScoringProgress(recording.name, done, done, time.monotonic() - started))
     return ScoringResult(done, recordings, False, first.problems)
+
+
+def describe_channel(channel: int | None) -> str:
+    """What a model scored, as a user says it: "channel 2" (``channel`` is 0-based) or the mix."""
+    return "the mix of the channels" if channel is None else f"channel {channel + 1}"
+
+
+def _channel_setting(version: int) -> str:
+    return f"scoring_channel.v{version}"
+
+
+def scored_channel(project: Project, version: int) -> int | None:
+    """The channel (0-based) a model version's predictions were made on; None: the mix (also for
+    predictions made before the channel was recorded, which were all of the mix)."""
+    value = project.get_setting(_channel_setting(version))
+    return int(value) if value is not None else None
+
+
+def check_scoring_channel(project: Project, model: ModelRow, channel: int | None, rescore: bool) -> None:
+    """Refuse to add windows of one channel to a model's windows of another (``rescore`` discards
+    them first, as for another overlap)."""
+    if rescore or channel == scored_channel(project, model.version) or not project.scored_recordings(model.version):
+        return
+    raise ProjectError(
+        f"model {model.label} has windows scored on {describe_channel(scored_channel(project, model.version))}; "
+        f"scoring {describe_channel(channel)} would mix the two (birdview score --rescore discards them first)"
+    )
 
 
 def apply_overlap_and_rescore(project: Project, model: ModelRow, overlap: float | None, rescore: bool) -> ModelRow:

@@ -31,6 +31,7 @@ from birdview.spectrogram.tiles import (
     frequency_extent,
     power_to_display_db,
 )
+from birdview.system.priority import TILE_NICE, lower_this_thread
 
 MAX_COLUMNS = 2048
 #: Runs of frames per column, and frames per run, when a column stands for many frames: 4 seeks
@@ -131,6 +132,7 @@ class OverviewBuilder:
         return self.identity, self.recording.frames, self.settings, self.scheme
 
     def _run(self) -> None:
+        lower_this_thread(TILE_NICE)  # the GUI thread paints first
         started = time.perf_counter()
         try:
             key = self._cache_args()

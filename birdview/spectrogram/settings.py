@@ -61,6 +61,9 @@ class DisplaySettings:
     default_span_s: float = 60.0
     #: Levels from the visible part of the spectrogram, worked out again whenever the view changes.
     auto_level: bool = True
+    #: Every channel of a multichannel recording in a pane of its own, stacked (as Raven and
+    #: Audacity show them); off, only SpectrogramSettings.channel is shown.
+    stack_channels: bool = True
 
     def with_changes(self, **changes: object) -> DisplaySettings:
         return replace(self, **changes)

@@ -27,8 +27,11 @@ SPARSE_GROUPS = 4
 SPARSE_FRAMES_PER_GROUP = 2
 #: One seek costs about as much as decoding this many samples (FLAC, measured with libsndfile).
 SEEK_COST_SAMPLES = 15_000
-#: Never decode more than this in one read (memory).
+#: Never decode a span longer than this in one pass (beyond it, seeking is cheaper).
 CONTIGUOUS_READ_MAX = 16_000_000
+#: A span decoded in one pass is read this many samples at a time, keeping only the frames wanted:
+#: a worker holds 4 MB of samples, not the whole span (up to 64 MB, twice over while decoding).
+DECODE_BLOCK_SAMPLES = 1 << 20
 _FRAME_BATCH = 2048
 _POWER_FLOOR = 1e-20
 #: Changes when a tile computed for the same key holds other values (the disk cache keys on it):
@@ -184,6 +187,22 @@ def _spectra(frames: np.ndarray, settings: SpectrogramSettings) -> np.ndarray:
     return power
 
 
+def _frames_in_span(recording: Recording, span_start: int, offsets: np.ndarray, n_fft: int, channel: int) -> np.ndarray:
+    """The frames starting at ``offsets`` (samples after ``span_start``), shape
+    (len(offsets), n_fft): the span is decoded front to back, :data:`DECODE_BLOCK_SAMPLES` at a
+    time (blocks holding no frame are skipped), so memory does not grow with the span."""
+    frames = np.empty((len(offsets), n_fft), dtype=np.float32)
+    blocks = offsets // DECODE_BLOCK_SAMPLES
+    window = np.arange(n_fft)[None, :]
+    for block in np.unique(blocks):
+        wanted = np.flatnonzero(blocks == block)
+        begin = int(block) * DECODE_BLOCK_SAMPLES
+        end = int(offsets[wanted].max()) + n_fft
+        samples = recording.read(span_start + begin, span_start + end, channel)
+        frames[wanted] = samples[offsets[wanted, None] - begin + window]
+    return frames
+
+
 def compute_columns(
     recording: Recording,
     settings: SpectrogramSettings,
@@ -216,9 +235,7 @@ def compute_columns(
     runs = indices.shape[0] * groups
     if span_samples <= min(CONTIGUOUS_READ_MAX, runs * SEEK_COST_SAMPLES):
         # Decoding the whole span once is cheaper than seeking for every group.
-        samples = recording.read(span_start, span_start + span_samples, channel)
-        offsets = indices.reshape(-1) * hop - half - span_start
-        frames = samples[offsets[:, None] + np.arange(n_fft)[None, :]]
+        frames = _frames_in_span(recording, span_start, indices.reshape(-1) * hop - half - span_start, n_fft, channel)
     else:
         group = group_frames
         run_starts = indices.reshape(-1, group)[:, 0]

@@ -152,7 +152,7 @@ def test_edits_are_on_disk_the_moment_they_are_made(opened: MainWindow) -> None:
     assert [(a.id, a.status) for a in _stored(window)] == [(made.id, "rejected")]
 
 
-def test_import_export_and_relink_from_the_window(opened: MainWindow, tmp_path: Path) -> None:
+def test_import_export_and_relink_from_the_window(opened: MainWindow, tmp_path: Path, qtbot) -> None:
     window = opened
     table = tmp_path / "audacity.txt"
     table.write_text("1\t2\tasbfly\n3\t4\tNOT ashdro1\n5\t6\tZZ unknown bird\n")
@@ -165,7 +165,9 @@ def test_import_export_and_relink_from_the_window(opened: MainWindow, tmp_path: 
     assert added == 3 and asked == [["ZZ unknown bird"]]
     assert window.labeling.panel.row_count() == 3  # the panel shows them at once
     assert len(window.labeling.layer.boxes) == 3
-    written = window.project_actions.export_labels("perch", tmp_path / "out.csv", whole_project=False)
+    assert window.project_actions.export_labels("perch", tmp_path / "out.csv", whole_project=False) is not None
+    qtbot.waitUntil(lambda: not window.project_actions.exporting, timeout=10000)  # on a worker thread
+    written = window.project_actions.last_export.written
     assert len(written) == 1 and len(written[0].read_text().splitlines()) == 4
     assert window.project_actions.relink(tmp_path) == 0  # nothing is missing
 

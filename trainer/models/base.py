@@ -70,7 +70,11 @@ class WindowModel(Protocol):
         start_window: int = 0,
         chunk_windows: int = 48,
         on_truncated: Callable[[str], None] | None = None,
-    ) -> Iterator[WindowChunk]: ...
+        channel: int | None = None,
+    ) -> Iterator[WindowChunk]:
+        """A file's windows as the model's inputs, chunk by chunk (``channel``: one channel,
+        0-based, of the file; None: the mean of its channels)."""
+        ...
 
     def infer(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities (windows, classes) in 0..1, embeddings (windows, embedding_dim)), float32."""

@@ -192,6 +192,7 @@ class BirdNetModel:
         start_window: int = 0,
         chunk_windows: int = CHUNK_WINDOWS,
         on_truncated: Callable[[str], None] | None = None,
+        channel: int | None = None,
     ) -> Iterator[WindowChunk]:
         return window_chunks(
             path,
@@ -200,6 +201,7 @@ class BirdNetModel:
             chunk_windows=chunk_windows,
             start_window=start_window,
             on_truncated=on_truncated,
+            channel=channel,
         )
 
     def infer(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -96,8 +96,9 @@ class HeadModel:
         start_window: int = 0,
         chunk_windows: int = 48,
         on_truncated: Callable[[str], None] | None = None,
+        channel: int | None = None,
     ) -> Iterator[WindowChunk]:
-        return self.base.chunks(path, hop_s, start_window, chunk_windows, on_truncated)
+        return self.base.chunks(path, hop_s, start_window, chunk_windows, on_truncated, channel)
 
     def infer(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _, embeddings = self.base.infer(inputs)

@@ -54,6 +54,7 @@ class TrainedModel:
         start_window: int = 0,
         chunk_windows: int = CHUNK_WINDOWS,
         on_truncated: Callable[[str], None] | None = None,
+        channel: int | None = None,
     ) -> Iterator[WindowChunk]:
         return mel_chunks(
             path,
@@ -62,6 +63,7 @@ class TrainedModel:
             start_window=start_window,
             on_truncated=on_truncated,
             hop_s=hop_s,
+            channel=channel,
         )
 
     def infer(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

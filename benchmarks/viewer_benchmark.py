@@ -2,6 +2,7 @@
 
     python benchmarks/viewer_benchmark.py [--hours 1 24] [--data benchmarks/data]
     python benchmarks/viewer_benchmark.py --overview --hours 2 --noise 0.1 [--background]
+    python benchmarks/viewer_benchmark.py --jobs --hours 2 [--noise 0.1] [--format wav] [--repeats 3]
 
 For each length it generates (once) a 32 kHz mono FLAC of quiet noise with a chirp every
 37 s, then in a fresh process per measurement (so peak RSS is that measurement's own):
@@ -20,6 +21,10 @@ comes from the cache ("overview again").
 column instead of 4 runs of 8: three times the seeks), and read back on a second open; with
 --background a process keeps one core busy meanwhile (a scoring job). --noise 0.1 makes the
 recording noise-like (FLAC stores it near full size; the default, quiet noise, compresses well).
+
+--jobs measures the scroll/zoom frame times with nothing else running, with a two-thread job
+(matrix products, as training or scoring keeps both cores busy) at normal priority, and with
+the same job at the priority the app gives its jobs, in turns; --format wav uses a 16-bit WAV.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ def generate(path: Path, hours: float, noise: float = 0.002) -> Path:
     rng = np.random.default_rng(1)
     block_s = 60
     t = np.arange(block_s * SAMPLE_RATE) / SAMPLE_RATE
-    temporary = path.with_suffix(".partial.flac")
+    temporary = path.with_name(path.stem + ".partial" + path.suffix)  # FLAC, or 16-bit WAV as recorders write
     with sf.SoundFile(temporary, "w", SAMPLE_RATE, 1, subtype="PCM_16") as out:
         for minute in range(int(hours * 60)):
             block = rng.standard_normal(len(t)) * noise
@@ -240,6 +245,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(__file__).parent / "data")
     parser.add_argument("--naive-limit-gb", type=float, default=12.0, help="skip the naive run above this need")
     parser.add_argument("--noise", type=float, default=0.002, help="noise level (0.1: noise-like)")
+    parser.add_argument("--format", choices=("flac", "wav"), default="flac", help="the recording's format (16-bit)")
     parser.add_argument("--overview", action="store_true", help="measure the overview only, now and before")
     parser.add_argument("--background", action="store_true", help="keep one core busy meanwhile")
     parser.add_argument("--repeats", type=int, default=2, help="--overview: turns of each")
@@ -311,7 +317,7 @@ def main() -> None:
 
 def data_file(args: argparse.Namespace, hours: float) -> Path:
     suffix = "" if args.noise == 0.002 else "_noise" if args.noise == 0.1 else f"_noise{args.noise:g}"
-    return args.data / f"bench_{hours:g}h_32k{suffix}.flac"
+    return args.data / f"bench_{hours:g}h_32k{suffix}.{args.format}"
 
 
 def busy_loop() -> subprocess.Popen:

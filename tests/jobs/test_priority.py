@@ -25,7 +25,8 @@ def test_a_training_jobs_process_runs_below_the_window(tmp_path: Path) -> None:
     job = ChildProcessJob(tmp_path / "job")
     job.start([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        assert _nice(job.read_state().pid) >= JOB_NICE
+        pid = job.read_state().pid
+        assert _nice(pid) >= JOB_NICE and os.sched_getscheduler(pid) == os.SCHED_IDLE
         assert _nice(threading.get_native_id()) < JOB_NICE  # this process (the window's) is left alone
     finally:
         job.cancel(grace_s=1)
@@ -42,7 +43,12 @@ def test_tile_workers_and_lowered_threads_yield_to_the_gui_thread() -> None:
 
     def scoring() -> None:
         lower_this_thread(JOB_NICE)
-        inner = threading.Thread(target=lambda: seen.update(started=_nice(threading.get_native_id())))
+
+        def started() -> None:
+            me = threading.get_native_id()
+            seen.update(started=_nice(me), policy=os.sched_getscheduler(me))
+
+        inner = threading.Thread(target=started)
         inner.start()  # a thread the scoring worker starts (a decoder, the model's pool) inherits it
         inner.join()
         lower_this_thread(TILE_NICE)  # never raised back
@@ -51,5 +57,5 @@ def test_tile_workers_and_lowered_threads_yield_to_the_gui_thread() -> None:
     worker = threading.Thread(target=scoring)
     worker.start()
     worker.join()
-    assert seen == {"started": JOB_NICE, "after": JOB_NICE}
+    assert seen == {"started": JOB_NICE, "after": JOB_NICE, "policy": os.SCHED_IDLE}
     assert _nice(threading.get_native_id()) < TILE_NICE

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from birdview.cli.common import open_project
+from birdview.cli.common import open_project, warn
 from birdview.cli.filters import add_filter_options, selection_of
 
 if TYPE_CHECKING:
@@ -99,10 +99,15 @@ def _export(argv: list[str]) -> int:
                     file=sys.stderr,
                 )
                 return 2
-        written = export(project, args.format, args.out, chosen, args.pad)
+        problems: list[str] = []
+        unreadable: dict[str, str] = {}
+        written = export(project, args.format, args.out, chosen, args.pad, problems=problems, unreadable=unreadable)
     for path in written:
         print(path)
     print(f"{len(chosen)} label(s) exported to {len(written)} file(s)", file=sys.stderr)
+    unmeasured = [line for line in problems if not any(name in line for name in unreadable)]
+    warn("export", [f"{name}: {why}; its labels are written without measurements" for name, why in unreadable.items()])
+    warn("export", [f"not measured: {line}" for line in unmeasured])
     return 0
 
 

@@ -160,3 +160,15 @@ def test_raven_export_of_a_missing_recording_leaves_its_cells_empty(project, tmp
     table = _read(export(project, "raven", tmp_path / "labels.txt", problems=problems)[0])
     assert problems == [f"label 3 (amecro, 2.000–2.250 s): {rb.path}: file not found"]
     assert list(table["Peak Freq (Hz)"].isna()) == [False, False, True]
+
+
+def test_the_export_command_names_a_recording_it_cannot_measure(project, tmp_path, capsys) -> None:
+    _, rb = project.recordings()
+    rb.path.unlink()
+    out = tmp_path / "labels.txt"
+    assert main(["export", "--project", str(project.folder), "--format", "raven", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"birdview export: warning: {rb.path}: file not found; its labels are written without measurements" in err
+    assert "not measured" not in err  # the missing file says it all
+    table = _read(out)
+    assert len(table) == 3 and list(table["Peak Freq (Hz)"].isna()) == [False, False, True]

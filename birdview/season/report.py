@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import io
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -34,6 +33,7 @@ from birdview.season.density import (
 )
 from birdview.season.events import NO_SITE, Scope, scope
 from birdview.season.tables import detection_table
+from birdview.store.paths import atomic_write
 from birdview.store.project import Project, ProjectError
 from birdview.store.selection import Selection, SelectionError
 
@@ -483,15 +483,10 @@ def render(report: SeasonReport) -> str:
 
 
 def write_page(out: str | Path, text: str) -> Path:
-    """Written under a temporary name and renamed into place: no partial file is ever left."""
+    """Written whole or not at all (the store's :func:`atomic_write`, as every export is)."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(out) as temporary:
         temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, out)
-    finally:
-        temporary.unlink(missing_ok=True)
     return out
 
 
